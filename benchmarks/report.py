@@ -1,0 +1,409 @@
+"""Machine information and the Markdown report."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .backends import Backend
+from .c_kernels import BASE_FLAGS, gcc_version
+from .harness import Outcome, geomean
+from .suites import CompileRow, OverheadRow, Results, RuntimeRow
+
+# Targets for frostline.
+RUNTIME_GEOMEAN_MAX = 1.0
+RUNTIME_WORST_MAX = 1.25
+COMPILE_GEOMEAN_MAX = 0.5
+CALL_OVERHEAD_MAX = 2.0
+
+
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo (falls back to ``platform``)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine_info(backends: dict[str, Backend]) -> list[tuple[str, str]]:
+    """(label, value) pairs for the report header."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count() or 0
+    import llvmlite
+
+    return [
+        ("Date", datetime.datetime.now().astimezone().isoformat(timespec="seconds")),
+        ("CPU", cpu_model()),
+        ("Cores", f"{os.cpu_count()} logical ({usable} usable by this process)"),
+        ("OS", platform.platform()),
+        ("Python", sys.version.split()[0]),
+        ("NumPy", np.__version__),
+        ("numba", backends["numba"].version),
+        ("llvmlite", llvmlite.__version__),
+        ("frostline", backends["frostline"].version),
+        ("gcc", gcc_version()),
+    ]
+
+
+def fmt_time(seconds: float) -> str:
+    """Format a duration with a sensible unit."""
+    if seconds < 1e-6:
+        return f"{seconds * 1e9:.1f} ns"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.2f} µs"
+    if seconds < 1.0:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.3f} s"
+
+
+def fmt_ratio(value: float | None) -> str:
+    """Format a ratio as ``1.23×`` (``—`` if missing)."""
+    return "—" if value is None else f"{value:.2f}×"
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def cell(out: Outcome | None, limit: int = 70) -> str:
+    """Markdown cell text for an outcome."""
+    if out is None:
+        return "—"
+    if out.error is not None:
+        msg = out.error if len(out.error) <= limit else out.error[: limit - 3] + "..."
+        return f"**ERROR: {_escape(msg)}**"
+    if out.seconds is None:
+        return _escape(out.note or "—")
+    return fmt_time(out.seconds)
+
+
+def ratio(a: Outcome | None, b: Outcome | None) -> float | None:
+    """a.seconds / b.seconds if both were measured."""
+    if a is None or b is None or not a.ok or not b.ok:
+        return None
+    assert a.seconds is not None and b.seconds is not None
+    return a.seconds / b.seconds
+
+
+def table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
+    """Markdown table lines."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return lines
+
+
+@dataclass
+class Target:
+    """One PASS/FAIL line."""
+
+    name: str
+    goal: str
+    measured: str
+    status: str
+
+
+def _status(value: float | None, limit: float, incomplete: str | None = None) -> str:
+    if value is None:
+        return "N/A"
+    if incomplete:
+        return f"FAIL ({incomplete})"
+    return "PASS" if value <= limit else "FAIL"
+
+
+def runtime_targets(rows: list[RuntimeRow]) -> list[Target]:
+    """Geomean and worst-kernel frostline/numba run-time targets."""
+    if not rows:
+        return []
+    ratios = {r.kernel.name: ratio(r.cells.get("frostline"), r.cells.get("numba")) for r in rows}
+    have = {k: v for k, v in ratios.items() if v is not None}
+    failed = [r.kernel.name for r in rows if r.cells["frostline"].error]
+    incomplete = f"frostline failed on {', '.join(failed)}" if failed else None
+    gm = geomean(have.values())
+    worst = max(have.items(), key=lambda kv: kv[1]) if have else None
+    return [
+        Target(
+            "Run time, geomean frostline/numba",
+            f"≤ {RUNTIME_GEOMEAN_MAX:.2f}×",
+            f"{fmt_ratio(gm)} over {len(have)}/{len(rows)} kernels",
+            _status(gm, RUNTIME_GEOMEAN_MAX, incomplete),
+        ),
+        Target(
+            "Run time, worst kernel frostline/numba",
+            f"≤ {RUNTIME_WORST_MAX:.2f}×",
+            f"{fmt_ratio(worst[1])} ({worst[0]})" if worst else "—",
+            _status(worst[1] if worst else None, RUNTIME_WORST_MAX, incomplete),
+        ),
+    ]
+
+
+def compile_targets(rows: list[CompileRow]) -> list[Target]:
+    """Compile-time geomean target."""
+    if not rows:
+        return []
+    ratios = [ratio(r.cells.get("frostline"), r.cells.get("numba")) for r in rows]
+    have = [v for v in ratios if v is not None]
+    failed = [r.kernel.name for r in rows if r.cells["frostline"].error]
+    gm = geomean(have)
+    return [
+        Target(
+            "Compile time, geomean frostline/numba",
+            f"≤ {COMPILE_GEOMEAN_MAX:.2f}×",
+            f"{fmt_ratio(gm)} over {len(have)}/{len(rows)} kernels",
+            _status(
+                gm,
+                COMPILE_GEOMEAN_MAX,
+                f"frostline failed on {', '.join(failed)}" if failed else None,
+            ),
+        )
+    ]
+
+
+def overhead_targets(rows: list[OverheadRow]) -> list[Target]:
+    """Executable call vs ``math.copysign`` target."""
+    by_key = {r.key: r.outcome for r in rows}
+    if not rows:
+        return []
+    value = ratio(by_key.get("fl_exe3"), by_key.get("copysign"))
+    return [
+        Target(
+            "Call overhead, Executable `exe(1.0, 2.0, 3.0)` / `math.copysign`",
+            f"≤ {CALL_OVERHEAD_MAX:.2f}×",
+            fmt_ratio(value),
+            _status(value, CALL_OVERHEAD_MAX),
+        )
+    ]
+
+
+def _numpy_suffix(row: RuntimeRow) -> str:
+    label = row.kernel.numpy_label
+    return " (BLAS)" if "BLAS" in label else ""
+
+
+def runtime_section(rows: list[RuntimeRow]) -> list[str]:
+    """Run-time tables."""
+    out = [
+        "## Run time",
+        "",
+        "Ratios of best-of-N times per call; **< 1 means the first is faster**. "
+        "Absolute times are secondary.",
+        "",
+    ]
+    body = []
+    for r in rows:
+        c = r.cells
+        np_ratio = fmt_ratio(ratio(c["numpy"], c["frostline"]))
+        if np_ratio != "—":
+            np_ratio += _numpy_suffix(r)
+        np_cell = cell(c["numpy"])
+        if c["numpy"].ok:
+            np_cell += _numpy_suffix(r)
+        body.append(
+            [
+                f"{r.kernel.name}{' (fastmath)' if r.kernel.fastmath else ''}",
+                r.size,
+                f"**{fmt_ratio(ratio(c['frostline'], c['numba']))}**",
+                fmt_ratio(ratio(c["frostline"], c["c"])),
+                fmt_ratio(ratio(c["numba"], c["c"])),
+                np_ratio,
+                cell(c["frostline"]),
+                cell(c["numba"]),
+                np_cell,
+                cell(c["c"]),
+            ]
+        )
+    out += table(
+        [
+            "Kernel",
+            "Size",
+            "frostline/numba",
+            "frostline/C",
+            "numba/C",
+            "NumPy/frostline",
+            "frostline",
+            "numba",
+            "NumPy",
+            "C",
+        ],
+        body,
+    )
+    ratios = {r.kernel.name: ratio(r.cells["frostline"], r.cells["numba"]) for r in rows}
+    have = {k: v for k, v in ratios.items() if v is not None}
+    out.append("")
+    if have:
+        worst = max(have.items(), key=lambda kv: kv[1])
+        out.append(
+            f"Geometric mean frostline/numba: **{fmt_ratio(geomean(have.values()))}** "
+            f"over {len(have)} kernel(s); worst: **{fmt_ratio(worst[1])}** ({worst[0]})."
+        )
+        numba_c = [v for r in rows if (v := ratio(r.cells["numba"], r.cells["c"])) is not None]
+        fl_c = [v for r in rows if (v := ratio(r.cells["frostline"], r.cells["c"])) is not None]
+        out.append(
+            f"Geometric mean frostline/C: {fmt_ratio(geomean(fl_c))}; "
+            f"numba/C: {fmt_ratio(geomean(numba_c))}."
+        )
+    else:
+        out.append("Geometric mean frostline/numba: — (no kernel measured by both).")
+    return out
+
+
+def compile_section(rows: list[CompileRow]) -> list[str]:
+    """Compile-time table."""
+    out = [
+        "## Compile time",
+        "",
+        "Ahead-of-time compile from the signature string of a fresh function object "
+        "X        "`.compile(sig)`), after one warm-up compile of an unrelated function; "
+        "best of the repeats.",
+        "",
+    ]
+    body = []
+    for r in rows:
+        f, n = r.cells["frostline"], r.cells["numba"]
+        notes = "; ".join(x for x in (f.note, n.note) if x and (f.ok or n.ok))
+        body.append(
+            [
+                r.kernel.name,
+                f"`{r.kernel.signature}`",
+                cell(f),
+                cell(n),
+                f"**{fmt_ratio(ratio(f, n))}**",
+                _escape(notes),
+            ]
+        )
+    out += table(["Kernel", "Signature", "frostline", "numba", "frostline/numba", "Notes"], body)
+    have = [v for r in rows if (v := ratio(r.cells["frostline"], r.cells["numba"])) is not None]
+    out += [
+        "",
+        f"Geometric mean frostline/numba: **{fmt_ratio(geomean(have))}** "
+        f"over {len(have)} kernel(s).",
+    ]
+    return out
+
+
+def overhead_section(rows: list[OverheadRow]) -> list[str]:
+    """Per-call overhead table."""
+    by_key = {r.key: r.outcome for r in rows}
+    base = by_key.get("copysign")
+    out = [
+        "## Per-call overhead",
+        "",
+        "Nanoseconds per call from `timeit` with the callable bound to a local name "
+        "(best of the repeats; includes the timeit loop, see the last row).",
+        "",
+    ]
+    body = []
+    for r in rows:
+        o = r.outcome
+        ns = f"{o.seconds * 1e9:.1f}" if o.ok and o.seconds is not None else cell(o)
+        body.append([r.label, ns, fmt_ratio(ratio(o, base))])
+    out += table(["Call", "ns/call", "vs copysign"], body)
+    return out
+
+
+def render(results: Results, backends: dict[str, Backend], command: str) -> str:
+    """The full Markdown report."""
+    cfg = results.config
+    lines = ["# frostline benchmarks", ""]
+    lines += [f"- **{k}:** {v}" for k, v in machine_info(backends)]
+    lines += [
+        f"- **Mode:** {cfg.scale} (run time: min of {cfg.repeat} samples of "
+        f"≥ {cfg.min_sample * 1e3:g} ms; compile: min of {cfg.compile_repeat})",
+        f"- **Command:** `{command}`",
+        "",
+    ]
+
+    targets = (
+        runtime_targets(results.runtime)
+        + compile_targets(results.compile)
+        + overhead_targets(results.overhead)
+    )
+    if targets:
+        lines += ["## Targets", ""]
+        lines += table(
+            ["Target", "Goal", "Measured", "Status"],
+            ([t.name, t.goal, t.measured, f"**{t.status}**"] for t in targets),
+        )
+        lines.append("")
+    if results.runtime:
+        lines += runtime_section(results.runtime) + [""]
+    if results.compile:
+        lines += compile_section(results.compile) + [""]
+    if results.overhead:
+        lines += overhead_section(results.overhead) + [""]
+
+    lines += ["## Notes", ""]
+    notes = list(results.notes)
+    notes.append(
+        "frostline and numba compile the *same* Python function objects with the "
+        "same options: `boundscheck=False`, `fastmath=True` only for "
+        + (", ".join(r.kernel.name for r in results.runtime if r.kernel.fastmath) or "dot")
+        + " (so the reduction can vectorise), `cache=False`; "
+        "`FROSTLINE_CACHE=0`."
+    )
+    notes.append(
+        f"C: `gcc {' '.join(BASE_FLAGS)}` plus `-ffast-math` for fastmath kernels and "
+        "`-ffp-contract=off` otherwise (no FMA contraction, like LLVM without "
+        "fastmath); each call goes through a non-inlinable wrapper and the repeat "
+        "loop runs inside C."
+    )
+    notes.append(
+        "NumPy (BLAS) marks a library routine (`np.dot`, `@`) rather than the "
+        "same algorithm; mandelbrot, nbody_energy and fib have no natural NumPy form."
+    )
+    notes.append(
+        "Every implementation is checked against a NumPy reference on the timed "
+        "inputs (`np.allclose`, rtol=1e-9; integer results exactly) before timing; "
+        "the plain-Python kernels are checked against the same references on tiny "
+        "inputs."
+    )
+    for r in results.runtime:
+        if r.python_check:
+            notes.append(f"**SUITE BUG** {r.kernel.name}: {r.python_check}")
+    for name, b in backends.items():
+        if not b.available:
+            notes.append(f"{name} is not available ({b.error}); its columns are skipped.")
+        notes.extend(f"{name}: {n}" for n in b.notes)
+    lines += [f"- {n}" for n in notes]
+
+    errors = _errors(results)
+    if errors:
+        lines += ["", "## Errors", ""]
+        lines += [f"- **{where}**: {_escape(msg)}" for where, msg in errors]
+    return "\n".join(lines) + "\n"
+
+
+def _errors(results: Results) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for r in results.runtime:
+        found += [
+            (f"run time / {r.kernel.name} / {impl}", o.error)
+            for impl, o in r.cells.items()
+            if o.error
+        ]
+    for c in results.compile:
+        found += [
+            (f"compile / {c.kernel.name} / {impl}", o.error)
+            for impl, o in c.cells.items()
+            if o.error
+        ]
+    found += [
+        (f"overhead / {o.label}", o.outcome.error) for o in results.overhead if o.outcome.error
+    ]
+    return [(w, m) for w, m in found if m]
+
+
+def has_errors(results: Results) -> bool:
+    """True if any implementation failed or gave a wrong result."""
+    return bool(_errors(results)) or any(r.python_check for r in results.runtime)

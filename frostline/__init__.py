@@ -1,0 +1,43 @@
+"""frostline: compile numeric Python functions ahead of time through typed stages and LLVM.
+
+::
+
+    import frostline as fl
+
+    @fl.jit
+    def axpy(a, x, y):
+        for i in range(x.shape[0]):
+            y[i] += a * x[i]
+
+    exe = axpy.compile("float64, float64[:], float64[:]")
+"""
+
+__version__ = "0.1.0"
+
+from frostline.dispatcher import Dispatcher, jit  # noqa: E402
+from frostline.errors import CompileError  # noqa: E402
+from frostline.stages import Executable  # noqa: E402
+from frostline.stats import stats  # noqa: E402
+from frostline.types import (  # noqa: E402
+    ArrayType,
+    ScalarType,
+    Signature,
+    bool_,
+    float32,
+    float64,
+    int8,
+    int16,
+    int32,
+    int64,
+    typeof,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+)
+
+__all__ = [
+    "ArrayType", "CompileError", "Dispatcher", "Executable", "ScalarType", "Signature",
+    "bool_", "float32", "float64", "int8", "int16", "int32", "int64", "jit", "stats",
+    "typeof", "uint8", "uint16", "uint32", "uint64",
+]

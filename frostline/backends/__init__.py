@@ -1,0 +1,1 @@
+"""Backends: ``llvm`` (native CPU code) and ``python`` (the reference)."""

@@ -1,0 +1,55 @@
+"""The LLVM CPU backend: TypedProgram -> LLVM IR -> optimised IR -> object code -> Executable.
+
+Each arrow is a step of its own, so a cache can stop the chain anywhere.
+"""
+
+from __future__ import annotations
+
+from frostline import stats
+from frostline.backends.llvm import target
+from frostline.backends.llvm.codegen import lower_program
+from frostline.backends.llvm.loader import load
+from frostline.backends.llvm.wrapper import EntryEmitter
+from frostline.stages.executable import EntryABI, ObjectCode
+from frostline.stages.program import CompilableProgram, OptimizedProgram, TargetSpec
+from frostline.stages.typed import TypedProgram
+
+__all__ = ["emit_object", "load", "lower", "optimize", "assembly"]
+
+
+def lower(typed: TypedProgram, spec: TargetSpec | None = None) -> CompilableProgram:
+    """Emit LLVM IR for every instance of the program, plus the CPython entry point."""
+    spec = spec or target.host_target()
+    module, errors = lower_program(typed, spec.triple, target.data_layout(spec))
+    entry = typed.entry
+    entry_ast = typed.closure.program.entry_function
+    symbol = f"frostline.entry.{typed.closure.fingerprint[:16]}"
+    written = tuple(p in entry.written_params for p in entry_ast.params)
+    kernel = module.globals[entry.symbol]
+    EntryEmitter(module, kernel, symbol, entry.arg_types, entry.return_type, written).emit()
+    abi = EntryABI(
+        function_name=entry_ast.name, symbol=symbol, param_names=entry_ast.params,
+        arg_types=entry.arg_types, return_type=entry.return_type,
+        written_params=entry.written_params, errors=tuple(errors))
+    return CompilableProgram(str(module), abi, spec, typed.closure.program.options.fastmath)
+
+
+def optimize(program: CompilableProgram) -> OptimizedProgram:
+    """Verify the IR, then run the O3 pipeline for the program's target."""
+    module = target.parse_verified(program.llvm_ir)
+    target.optimize_module(module, program.target)
+    return OptimizedProgram(str(module), program.abi, program.target)
+
+
+def emit_object(program: OptimizedProgram) -> ObjectCode:
+    """Machine code for the optimised program."""
+    module = target.parse_verified(program.llvm_ir)
+    data = target.emit_object(module, program.target)
+    stats.bump("compiled")
+    spec = program.target
+    return ObjectCode(data, program.abi, spec.triple, spec.cpu, spec.features)
+
+
+def assembly(program: OptimizedProgram) -> str:
+    """The assembly of an optimised program, for reading."""
+    return target.emit_assembly(target.parse_verified(program.llvm_ir), program.target)

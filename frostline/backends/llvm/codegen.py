@@ -1,0 +1,729 @@
+"""Lowering: TypedProgram -> LLVM IR (``llvmlite.ir``), one function per typed instance.
+
+Every function follows the internal ABI ``i32 f(R* out, args...)``: 0 means
+success, ``k > 0`` means "raise entry k of the module's error table".  Types
+come from the TypedProgram; this module only emits.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import NoReturn
+
+from llvmlite import ir
+
+from frostline import types as t
+from frostline.backends.llvm import arith
+from frostline.backends.llvm import irtypes as lt
+from frostline.backends.llvm.library import lower_call, work_type
+from frostline.errors import CompileError
+from frostline.stages.ast import ArrayConstant, BuiltinRef, Constant, FunctionAST, TypeRef
+from frostline.stages.executable import RaisedError
+from frostline.stages.typed import TypedFunction, TypedProgram, node_key
+from frostline.toolchain.library import CASTS, LIBRARY
+from frostline.toolchain.typing import (
+    bind_arguments,
+    constant_index,
+    constant_type,
+    dotted_name,
+)
+
+_BUILTIN_EXCEPTIONS = frozenset(
+    name for name, obj in __builtins__.items()  # type: ignore[union-attr]
+    if isinstance(obj, type) and issubclass(obj, BaseException)
+) if isinstance(__builtins__, dict) else frozenset()
+
+
+class ModuleLowerer:
+    """Owns the LLVM module: functions, externs, helpers, constants and the error table."""
+
+    def __init__(self, typed: TypedProgram, name: str, triple: str = "", data_layout: str = ""):
+        self.typed = typed
+        self.options = typed.closure.program.options
+        self.module = ir.Module(name=name)
+        if triple:
+            self.module.triple = triple
+        if data_layout:
+            self.module.data_layout = data_layout
+        self.errors: list[RaisedError] = []
+        self.externs: dict[str, ir.Function] = {}
+        self.helpers: dict[tuple[str, str], ir.Function] = {}
+        self.arrays: dict[str, ir.GlobalVariable] = {}
+        self.functions: dict[str, ir.Function] = {}
+        for fn in typed.functions:
+            llfn = ir.Function(self.module, lt.function(fn.return_type, fn.arg_types),
+                               name=fn.symbol)
+            llfn.linkage = "internal"
+            self.functions[fn.symbol] = llfn
+
+    def lower(self) -> ir.Module:
+        program = self.typed.closure.program
+        for fn in self.typed.functions:
+            FunctionLowerer(self, fn, program.function(fn.fid)).lower()
+        return self.module
+
+    def error_number(self, module: str, qualname: str, message: str) -> int:
+        entry = RaisedError(module, qualname, message)
+        if entry not in self.errors:
+            self.errors.append(entry)
+        return self.errors.index(entry) + 1
+
+    def extern(self, name: str, ret: ir.Type, args: list[ir.Type]) -> ir.Function:
+        fn = self.externs.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(ret, args), name=name)
+            self.externs[name] = fn
+        return fn
+
+    def helper(self, kind: str, ty: t.ScalarType) -> ir.Function:
+        key = (kind, ty.name)
+        if key not in self.helpers:
+            emit = arith.emit_ipow if kind == "ipow" else arith.emit_gcd
+            self.helpers[key] = emit(self.module, f"fl.{kind}.{ty.name}",
+                                     lt.scalar(ty))  # type: ignore[arg-type]
+        return self.helpers[key]
+
+    def array_constant(self, value: ArrayConstant, ty: t.ArrayType) -> ir.Constant:
+        """A frozen global array as an array struct pointing at a constant global."""
+        if value.fingerprint not in self.arrays:
+            data = value.to_array().ravel()
+            elem = lt.memory(ty.dtype)
+            if ty.dtype.is_bool:
+                items = [ir.Constant(elem, int(x)) for x in data]
+            else:
+                items = [ir.Constant(elem, x.item()) for x in data]
+            init = ir.Constant(ir.ArrayType(elem, len(items)), items)
+            gv = ir.GlobalVariable(self.module, init.type,
+                                   name=f"fl.const.{len(self.arrays)}")
+            gv.linkage = "internal"
+            gv.global_constant = True
+            gv.initializer = init
+            self.arrays[value.fingerprint] = gv
+        gv = self.arrays[value.fingerprint]
+        ptr = gv.gep([ir.Constant(lt.i32, 0), ir.Constant(lt.i32, 0)])
+        itemsize = ty.dtype.itemsize
+        shape = list(value.shape)
+        strides = [itemsize] * len(shape)
+        for k in range(len(shape) - 2, -1, -1):
+            strides[k] = strides[k + 1] * shape[k + 1]
+        dims = ir.ArrayType(lt.i64, len(shape))
+        return ir.Constant(lt.array(ty), [ptr, ir.Constant(dims, shape),
+                                          ir.Constant(dims, strides)])
+
+
+class _Loop:
+    def __init__(self, cont: ir.Block, brk: ir.Block):
+        self.cont = cont
+        self.brk = brk
+
+
+class FunctionLowerer:
+    """Emits one typed function instance."""
+
+    def __init__(self, mod: ModuleLowerer, typed: TypedFunction, fn: FunctionAST):
+        self.mod = mod
+        self.typed = typed
+        self.fn = fn
+        self.fastmath = mod.options.fastmath
+        self.boundscheck = mod.options.boundscheck
+        self.func = mod.functions[typed.symbol]
+        # Allocas go to their own entry block, which jumps to the body once it is emitted.
+        self.entry = self.func.append_basic_block("allocas")
+        self.alloca_builder = ir.IRBuilder(self.entry)
+        self.builder = ir.IRBuilder(self.func.append_basic_block("body"))
+        self.vars: dict[str, ir.AllocaInstr] = {}
+        self.flags: dict[str, ir.AllocaInstr] = {}
+        self.types: dict[str, t.Type] = dict(typed.locals)
+        self.types.update(zip(fn.params, typed.arg_types, strict=True))
+        self.loops: list[_Loop] = []
+        self.assigned: set[str] = set(fn.params)
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    def fail(self, node: ast.AST, message: str) -> NoReturn:
+        lineno, col, line = self.fn.position(node)
+        raise CompileError(message, self.fn.filename, lineno, col, line)
+
+    def alloca(self, ty: ir.Type, name: str) -> ir.AllocaInstr:
+        return self.alloca_builder.alloca(ty, name=name)
+
+    def extern(self, name: str, ret: ir.Type, args: list[ir.Type]) -> ir.Function:
+        return self.mod.extern(name, ret, args)
+
+    def helper(self, name: str, ty: t.ScalarType) -> ir.Function:
+        return self.mod.helper(name, ty)
+
+    def type_of(self, node: ast.AST) -> t.Type:
+        return self.typed.expr_type_map[node_key(node)]
+
+    def status(self, exc: str, message: str, module: str = "builtins") -> ir.Constant:
+        return ir.Constant(lt.i32, self.mod.error_number(module, exc, message))
+
+    def raise_if(self, cond: ir.Value, exc: str, message: str, module: str = "builtins") -> None:
+        if isinstance(cond, ir.Constant) and cond.constant == 0:
+            return
+        fail = self.func.append_basic_block(f"raise.{exc}")
+        ok = self.func.append_basic_block("ok")
+        self.builder.cbranch(cond, fail, ok)
+        with self.builder.goto_block(fail):
+            self.builder.ret(self.status(exc, message, module))
+        self.builder.position_at_end(ok)
+
+    def terminated(self) -> bool:
+        return self.builder.block.is_terminated
+
+    def continue_in_dead_block(self) -> None:
+        self.builder.position_at_end(self.func.append_basic_block("dead"))
+
+    # --- function ---------------------------------------------------------------------
+
+    def lower(self) -> None:
+        out, *args = self.func.args
+        for name, ty, arg in zip(self.fn.params, self.typed.arg_types, args, strict=True):
+            slot = self.alloca(lt.value(ty), name)
+            self.builder.store(arg, slot)
+            self.vars[name] = slot
+        for name, ty in self.typed.locals:
+            self.vars[name] = self.alloca(lt.value(ty), name)
+            flag = self.alloca(lt.i1, f"{name}.set")
+            self.builder.store(ir.Constant(lt.i1, 0), flag)
+            self.flags[name] = flag
+        body = self.builder.block
+        self.block(self.fn.tree.body)
+        self.alloca_builder.branch(body)
+        returns_none = isinstance(self.typed.return_type, t.NoneType)
+        for block in self.func.blocks:
+            if not block.is_terminated:
+                self.builder.position_at_end(block)
+                if returns_none:
+                    self.builder.ret(ir.Constant(lt.i32, 0))
+                else:
+                    self.builder.unreachable()
+
+    # --- statements -------------------------------------------------------------------
+
+    def block(self, stmts: list[ast.stmt]) -> None:
+        for stmt in stmts:
+            if self.terminated():
+                self.continue_in_dead_block()
+            getattr(self, f"stmt_{type(stmt).__name__}")(stmt)
+
+    def stmt_Pass(self, node: ast.Pass) -> None:
+        pass
+
+    def stmt_Expr(self, node: ast.Expr) -> None:
+        if isinstance(node.value, ast.Constant):
+            return
+        self.expr(node.value)
+
+    def stmt_Assign(self, node: ast.Assign) -> None:
+        value = self.expr(node.value)
+        vty = self.type_of(node.value)
+        for target in node.targets:
+            self.store(target, value, vty)
+
+    def stmt_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.store(node.target, self.expr(node.value), self.type_of(node.value))
+
+    def stmt_AugAssign(self, node: ast.AugAssign) -> None:
+        result_ty = self.type_of(node)
+        target = node.target
+        if isinstance(target, ast.Name):
+            current = self.load_var(target)
+            cur_ty = self.types[target.id]
+            rhs = self.expr(node.value)
+            value = arith.binop(self, node.op, current, cur_ty, rhs, self.type_of(node.value),
+                                result_ty)
+            self.store(target, value, result_ty)
+            return
+        assert isinstance(target, ast.Subscript)
+        elem_ty = self.type_of(target)
+        ptr = self.element_pointer(target)
+        current = self.load_element(ptr, elem_ty)  # type: ignore[arg-type]
+        rhs = self.expr(node.value)
+        value = arith.binop(self, node.op, current, elem_ty, rhs, self.type_of(node.value),
+                            result_ty)
+        self.store_element(ptr, arith.cast(self, value, result_ty, elem_ty),
+                           elem_ty)  # type: ignore[arg-type]
+
+    def store(self, target: ast.expr, value: ir.Value, vty: t.Type) -> None:
+        if isinstance(target, ast.Name):
+            name = target.id
+            self.builder.store(arith.cast(self, value, vty, self.types[name]), self.vars[name])
+            if name in self.flags:
+                self.builder.store(ir.Constant(lt.i1, 1), self.flags[name])
+            self.assigned.add(name)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            assert isinstance(vty, t.TupleType)
+            for i, (elt, ity) in enumerate(zip(target.elts, vty.items, strict=True)):
+                self.store(elt, self.builder.extract_value(value, i), ity)
+        else:
+            assert isinstance(target, ast.Subscript)
+            elem_ty = self.type_of(target.value)
+            assert isinstance(elem_ty, t.ArrayType)
+            ptr = self.element_pointer(target)
+            self.store_element(ptr, arith.cast(self, value, vty, elem_ty.dtype), elem_ty.dtype)
+
+    def stmt_If(self, node: ast.If) -> None:
+        cond = self.condition(node.test)
+        then = self.func.append_basic_block("if.then")
+        other = self.func.append_basic_block("if.else")
+        merge = self.func.append_basic_block("if.end")
+        self.builder.cbranch(cond, then, other)
+        before = set(self.assigned)
+        self.builder.position_at_end(then)
+        self.block(node.body)
+        after_then = self.assigned if not self.terminated() else None
+        if not self.terminated():
+            self.builder.branch(merge)
+        self.assigned = set(before)
+        self.builder.position_at_end(other)
+        self.block(node.orelse)
+        after_else = self.assigned if not self.terminated() else None
+        if not self.terminated():
+            self.builder.branch(merge)
+        self.builder.position_at_end(merge)
+        if after_then is None and after_else is None:
+            self.assigned = before
+            self.builder.unreachable()
+            self.continue_in_dead_block()
+        elif after_then is None:
+            self.assigned = after_else  # type: ignore[assignment]
+        elif after_else is None:
+            self.assigned = after_then
+        else:
+            self.assigned = after_then & after_else
+
+    def stmt_While(self, node: ast.While) -> None:
+        head = self.func.append_basic_block("while.cond")
+        body = self.func.append_basic_block("while.body")
+        orelse = self.func.append_basic_block("while.else")
+        end = self.func.append_basic_block("while.end")
+        self.builder.branch(head)
+        self.builder.position_at_end(head)
+        cond = self.condition(node.test)
+        self.builder.cbranch(cond, body, orelse)
+        self.loop_body(node.body, body, _Loop(head, end), head)
+        self.builder.position_at_end(orelse)
+        self.block(node.orelse)
+        if not self.terminated():
+            self.builder.branch(end)
+        self.builder.position_at_end(end)
+
+    def loop_body(self, stmts: list[ast.stmt], block: ir.Block, loop: _Loop,
+                  next_block: ir.Block) -> None:
+        before = set(self.assigned)
+        self.loops.append(loop)
+        self.builder.position_at_end(block)
+        self.block(stmts)
+        if not self.terminated():
+            self.builder.branch(next_block)
+        self.loops.pop()
+        self.assigned = before
+
+    def stmt_For(self, node: ast.For) -> None:
+        call = node.iter
+        assert isinstance(call, ast.Call)
+        args = [arith.cast(self, self.expr(a), self.type_of(a), t.int64) for a in call.args]
+        zero, one = ir.Constant(lt.i64, 0), ir.Constant(lt.i64, 1)
+        start, stop, step = (zero, args[0], one) if len(args) == 1 else (
+            (args[0], args[1], one) if len(args) == 2 else tuple(args))
+        known_step = constant_index(call.args[2]) if len(call.args) == 3 else 1
+        b = self.builder
+        if known_step is None:
+            self.raise_if(b.icmp_signed("==", step, zero), "ValueError",
+                          "range() arg 3 must not be zero")
+        elif known_step == 0:
+            self.fail(call.args[2], "range() arg 3 must not be zero")
+        counter = self.alloca(lt.i64, "range.i")
+        b.store(start, counter)
+        head = self.func.append_basic_block("for.cond")
+        body = self.func.append_basic_block("for.body")
+        incr = self.func.append_basic_block("for.incr")
+        orelse = self.func.append_basic_block("for.else")
+        end = self.func.append_basic_block("for.end")
+        b.branch(head)
+        b.position_at_end(head)
+        i = b.load(counter)
+        if known_step is not None:
+            cond = b.icmp_signed("<" if known_step > 0 else ">", i, stop)
+        else:
+            cond = b.select(b.icmp_signed(">", step, zero), b.icmp_signed("<", i, stop),
+                            b.icmp_signed(">", i, stop))
+        b.cbranch(cond, body, orelse)
+        b.position_at_end(body)
+        self.store(node.target, i, t.int64)
+        self.loop_body(node.body, body, _Loop(incr, end), incr)
+        b.position_at_end(incr)
+        b.store(b.add(b.load(counter), step, flags=("nsw",)), counter)
+        b.branch(head)
+        b.position_at_end(orelse)
+        self.block(node.orelse)
+        if not self.terminated():
+            b.branch(end)
+        b.position_at_end(end)
+
+    def stmt_Break(self, node: ast.Break) -> None:
+        self.builder.branch(self.loops[-1].brk)
+
+    def stmt_Continue(self, node: ast.Continue) -> None:
+        self.builder.branch(self.loops[-1].cont)
+
+    def stmt_Return(self, node: ast.Return) -> None:
+        ret_ty = self.typed.return_type
+        if node.value is not None and not isinstance(ret_ty, t.NoneType):
+            value = arith.cast(self, self.expr(node.value), self.type_of(node.value), ret_ty)
+            self.builder.store(value, self.func.args[0])
+        self.builder.ret(ir.Constant(lt.i32, 0))
+
+    def exception_of(self, exc: ast.expr) -> tuple[str, str, str]:
+        func = exc.func if isinstance(exc, ast.Call) else exc
+        ref = self.fn.lookup(dotted_name(func) or "")
+        message = ""
+        if isinstance(exc, ast.Call) and exc.args:
+            message = exc.args[0].value  # type: ignore[attr-defined]
+        return ref.module, ref.qualname, message  # type: ignore[union-attr]
+
+    def stmt_Raise(self, node: ast.Raise) -> None:
+        module, qualname, message = self.exception_of(node.exc)  # type: ignore[arg-type]
+        self.builder.ret(self.status(qualname, message, module))
+
+    def stmt_Assert(self, node: ast.Assert) -> None:
+        cond = self.condition(node.test)
+        message = node.msg.value if node.msg is not None else ""  # type: ignore[attr-defined]
+        self.raise_if(self.builder.not_(cond), "AssertionError", message)
+
+    # --- expressions ------------------------------------------------------------------
+
+    def condition(self, node: ast.expr) -> ir.Value:
+        return arith.truth(self, self.expr(node), self.type_of(node))
+
+    def expr(self, node: ast.expr) -> ir.Value:
+        return getattr(self, f"expr_{type(node).__name__}")(node)  # type: ignore[no-any-return]
+
+    def expr_Constant(self, node: ast.Constant) -> ir.Value:
+        return self.constant(node.value, self.type_of(node))
+
+    def constant(self, value: object, ty: t.Type) -> ir.Value:
+        if isinstance(ty, t.TupleType):
+            items = [self.constant(v, it) for v, it in zip(value, ty.items,  # type: ignore
+                                                           strict=True)]
+            return ir.Constant.literal_struct(items)
+        if isinstance(ty, t.NoneType):
+            return ir.Constant(lt.i8, 0)
+        if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
+            value = bool(value)
+        return arith.const(ty, value.item() if hasattr(value, "item") else value)
+
+    def load_var(self, node: ast.Name) -> ir.Value:
+        name = node.id
+        if name not in self.assigned and name in self.flags:
+            self.raise_if(self.builder.not_(self.builder.load(self.flags[name])),
+                          "UnboundLocalError", f"cannot access local variable '{name}' where "
+                          "it is not associated with a value")
+        return self.builder.load(self.vars[name])
+
+    def expr_Name(self, node: ast.Name) -> ir.Value:
+        if node.id in self.vars:
+            return self.load_var(node)
+        return self.global_value(node)
+
+    def global_value(self, node: ast.expr) -> ir.Value:
+        value = self.fn.lookup(dotted_name(node) or "")
+        ty = self.type_of(node)
+        if isinstance(value, Constant):
+            return self.constant(value.value, ty)
+        assert isinstance(value, ArrayConstant) and isinstance(ty, t.ArrayType)
+        return self.mod.array_constant(value, ty)
+
+    def expr_Attribute(self, node: ast.Attribute) -> ir.Value:
+        dotted = dotted_name(node)
+        if dotted is not None and dotted.split(".")[0] not in self.fn.local_names \
+                and self.fn.lookup(dotted) is not None:
+            return self.global_value(node)
+        base = self.expr(node.value)
+        bty = self.type_of(node.value)
+        assert isinstance(bty, t.ArrayType)
+        b = self.builder
+        if node.attr == "shape":
+            return self.shape_tuple(base, bty)
+        if node.attr == "ndim":
+            return ir.Constant(lt.i64, bty.ndim)
+        size = ir.Constant(lt.i64, 1)
+        for k in range(bty.ndim):
+            size = b.mul(size, b.extract_value(base, [1, k]))
+        return size
+
+    def shape_tuple(self, arr: ir.Value, ty: t.ArrayType) -> ir.Value:
+        out = ir.Constant(ir.LiteralStructType([lt.i64] * ty.ndim), ir.Undefined)
+        for k in range(ty.ndim):
+            out = self.builder.insert_value(out, self.builder.extract_value(arr, [1, k]), k)
+        return out
+
+    def expr_Subscript(self, node: ast.Subscript) -> ir.Value:
+        bty = self.type_of(node.value)
+        if isinstance(bty, t.TupleType):
+            k = constant_index(node.slice)
+            assert k is not None
+            return self.builder.extract_value(self.expr(node.value), k % len(bty.items))
+        ty = self.type_of(node)
+        if isinstance(ty, t.ArrayType):
+            return self.view(node)
+        ptr = self.element_pointer(node)
+        return self.load_element(ptr, ty)  # type: ignore[arg-type]
+
+    def load_element(self, ptr: ir.Value, ty: t.ScalarType) -> ir.Value:
+        value = self.builder.load(ptr)
+        if ty.is_bool:
+            return self.builder.icmp_unsigned("!=", value, ir.Constant(lt.i8, 0))
+        return value
+
+    def store_element(self, ptr: ir.Value, value: ir.Value, ty: t.ScalarType) -> None:
+        if ty.is_bool:
+            value = self.builder.zext(value, lt.i8)
+        self.builder.store(value, ptr)
+
+    def indices(self, node: ast.Subscript) -> tuple[ir.Value, t.ArrayType, list[ir.Value]]:
+        """The array and its wrapped (and, with boundscheck, checked) int64 indices."""
+        arr = self.expr(node.value)
+        aty = self.type_of(node.value)
+        assert isinstance(aty, t.ArrayType)
+        exprs = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        b = self.builder
+        result = []
+        for k, index in enumerate(exprs):
+            ity = t.concrete(self.type_of(index))
+            idx = arith.cast(self, self.expr(index), ity, t.int64)
+            extent = b.extract_value(arr, [1, k])
+            known = constant_index(index)
+            if ity.kind == "i" and (known is None or known < 0):  # type: ignore[union-attr]
+                negative = b.icmp_signed("<", idx, ir.Constant(lt.i64, 0))
+                idx = b.select(negative, b.add(idx, extent), idx)
+            if self.boundscheck:
+                self.raise_if(b.icmp_unsigned(">=", idx, extent), "IndexError",
+                              f"index out of bounds for axis {k}")
+            result.append(idx)
+        return arr, aty, result
+
+    def strides(self, arr: ir.Value, aty: t.ArrayType) -> list[ir.Value]:
+        """Byte strides: derived from the shape for C and F layouts, so LLVM sees them."""
+        b = self.builder
+        itemsize = ir.Constant(lt.i64, aty.dtype.itemsize)
+        n = aty.ndim
+        if aty.layout == "A" or n == 0:
+            return [b.extract_value(arr, [2, k]) for k in range(n)]
+        strides: list[ir.Value] = [itemsize] * n
+        order = range(n - 2, -1, -1) if aty.layout == "C" else range(1, n)
+        for k in order:
+            prev = k + 1 if aty.layout == "C" else k - 1
+            strides[k] = b.mul(strides[prev], b.extract_value(arr, [1, prev]), flags=("nsw",))
+        return strides
+
+    def address(self, arr: ir.Value, aty: t.ArrayType, idx: list[ir.Value]) -> ir.Value:
+        b = self.builder
+        data = b.extract_value(arr, 0)
+        if aty.layout in "CF" and len(idx) == aty.ndim:
+            # Linear element index, so the vectoriser sees unit strides.
+            dims = list(range(aty.ndim)) if aty.layout == "C" else list(
+                range(aty.ndim - 1, -1, -1))
+            linear = idx[dims[0]]
+            for k in dims[1:]:
+                linear = b.add(b.mul(linear, b.extract_value(arr, [1, k]), flags=("nsw",)),
+                               idx[k], flags=("nsw",))
+            return b.gep(data, [linear], inbounds=True)
+        strides = self.strides(arr, aty)
+        offset = ir.Constant(lt.i64, 0)
+        for k, i in enumerate(idx):
+            offset = b.add(offset, b.mul(i, strides[k], flags=("nsw",)), flags=("nsw",))
+        raw = b.gep(b.bitcast(data, lt.i8p), [offset], inbounds=True)
+        return b.bitcast(raw, data.type)
+
+    def element_pointer(self, node: ast.Subscript) -> ir.Value:
+        arr, aty, idx = self.indices(node)
+        return self.address(arr, aty, idx)
+
+    def view(self, node: ast.Subscript) -> ir.Value:
+        """``a[i]`` of a 2-D array: a row view sharing a's memory."""
+        arr, aty, idx = self.indices(node)
+        b = self.builder
+        full = idx + [ir.Constant(lt.i64, 0)] * (aty.ndim - len(idx))
+        ptr = self.address(arr, aty.with_layout("A") if aty.layout == "F" else aty, full)
+        vty = self.type_of(node)
+        assert isinstance(vty, t.ArrayType)
+        strides = self.strides(arr, aty)
+        out = ir.Constant(lt.array(vty), ir.Undefined)
+        out = b.insert_value(out, ptr, 0)
+        for k in range(vty.ndim):
+            src = len(idx) + k
+            out = b.insert_value(out, b.extract_value(arr, [1, src]), [1, k])
+            out = b.insert_value(out, strides[src], [2, k])
+        return out
+
+    def expr_BinOp(self, node: ast.BinOp) -> ir.Value:
+        lhs, rhs = self.expr(node.left), self.expr(node.right)
+        return arith.binop(self, node.op, lhs, self.type_of(node.left), rhs,
+                           self.type_of(node.right), self.type_of(node))
+
+    def expr_UnaryOp(self, node: ast.UnaryOp) -> ir.Value:
+        if isinstance(node.op, ast.Not):
+            return self.builder.not_(self.condition(node.operand))
+        ty = self.type_of(node)
+        value = arith.cast(self, self.expr(node.operand), self.type_of(node.operand), ty)
+        if isinstance(node.op, ast.USub):
+            return arith.negate(self, value, ty)
+        if isinstance(node.op, ast.Invert):
+            return self.builder.not_(value)
+        return value
+
+    def expr_BoolOp(self, node: ast.BoolOp) -> ir.Value:
+        ty = self.type_of(node)
+        is_and = isinstance(node.op, ast.And)
+        end = self.func.append_basic_block("boolop.end")
+        incoming: list[tuple[ir.Value, ir.Block]] = []
+        for value_node in node.values[:-1]:
+            value = arith.cast(self, self.expr(value_node), self.type_of(value_node), ty)
+            truth = arith.truth(self, value, ty)
+            nxt = self.func.append_basic_block("boolop.next")
+            incoming.append((value, self.builder.block))
+            if is_and:
+                self.builder.cbranch(truth, nxt, end)
+            else:
+                self.builder.cbranch(truth, end, nxt)
+            self.builder.position_at_end(nxt)
+        last = node.values[-1]
+        value = arith.cast(self, self.expr(last), self.type_of(last), ty)
+        incoming.append((value, self.builder.block))
+        self.builder.branch(end)
+        self.builder.position_at_end(end)
+        phi = self.builder.phi(lt.value(ty))
+        for v, blk in incoming:
+            phi.add_incoming(v, blk)
+        return phi
+
+    def expr_Compare(self, node: ast.Compare) -> ir.Value:
+        b = self.builder
+        left = self.expr(node.left)
+        lty = self.type_of(node.left)
+        if len(node.ops) == 1:
+            right = self.expr(node.comparators[0])
+            return arith.compare(self, node.ops[0], left, lty, right,
+                                 self.type_of(node.comparators[0]))
+        end = self.func.append_basic_block("cmp.end")
+        incoming: list[tuple[ir.Value, ir.Block]] = []
+        for i, (op, comp) in enumerate(zip(node.ops, node.comparators, strict=True)):
+            right = self.expr(comp)
+            rty = self.type_of(comp)
+            result = arith.compare(self, op, left, lty, right, rty)
+            incoming.append((result, b.block))
+            if i == len(node.ops) - 1:
+                b.branch(end)
+            else:
+                nxt = self.func.append_basic_block("cmp.next")
+                b.cbranch(result, nxt, end)
+                b.position_at_end(nxt)
+            left, lty = right, rty
+        b.position_at_end(end)
+        phi = b.phi(lt.i1)
+        for v, blk in incoming:
+            phi.add_incoming(v, blk)
+        return phi
+
+    def expr_IfExp(self, node: ast.IfExp) -> ir.Value:
+        ty = self.type_of(node)
+        cond = self.condition(node.test)
+        then = self.func.append_basic_block("ifexp.then")
+        other = self.func.append_basic_block("ifexp.else")
+        end = self.func.append_basic_block("ifexp.end")
+        self.builder.cbranch(cond, then, other)
+        self.builder.position_at_end(then)
+        a = arith.cast(self, self.expr(node.body), self.type_of(node.body), ty)
+        a_block = self.builder.block
+        self.builder.branch(end)
+        self.builder.position_at_end(other)
+        c = arith.cast(self, self.expr(node.orelse), self.type_of(node.orelse), ty)
+        c_block = self.builder.block
+        self.builder.branch(end)
+        self.builder.position_at_end(end)
+        phi = self.builder.phi(lt.value(ty))
+        phi.add_incoming(a, a_block)
+        phi.add_incoming(c, c_block)
+        return phi
+
+    def expr_Tuple(self, node: ast.Tuple) -> ir.Value:
+        ty = self.type_of(node)
+        assert isinstance(ty, t.TupleType)
+        out = ir.Constant(lt.value(ty), ir.Undefined)
+        for i, (elt, ity) in enumerate(zip(node.elts, ty.items, strict=True)):
+            value = arith.cast(self, self.expr(elt), self.type_of(elt), ity)
+            out = self.builder.insert_value(out, value, i)
+        return out
+
+    def expr_Call(self, node: ast.Call) -> ir.Value:
+        key = node_key(node)
+        symbol = self.typed.call_target_map.get(key)
+        if symbol is not None:
+            return self.call_function(node, symbol)
+        ref = self.fn.lookup(dotted_name(node.func) or "")
+        ty = self.type_of(node)
+        if isinstance(ref, TypeRef) or (isinstance(ref, BuiltinRef) and ref.name in CASTS):
+            arg = node.args[0]
+            value, aty = self.expr(arg), self.type_of(arg)
+            if isinstance(ref, BuiltinRef) and ref.name == "builtins.int" \
+                    and t.concrete(aty).kind == "f":  # type: ignore[union-attr]
+                from frostline.backends.llvm.library import float_to_int
+                return float_to_int(self, value)
+            return arith.cast(self, value, aty, ty)
+        assert isinstance(ref, BuiltinRef)
+        if ref.name == "builtins.len":
+            arg = node.args[0]
+            aty = self.type_of(arg)
+            if isinstance(aty, t.TupleType):
+                return ir.Constant(lt.i64, len(aty.items))
+            return self.builder.extract_value(self.expr(arg), [1, 0])
+        assert ref.name in LIBRARY
+        arg_types = [self.type_of(a) for a in node.args]
+        work = work_type(ref.name, arg_types, ty)
+        args = [arith.cast(self, self.expr(a), at, work)
+                for a, at in zip(node.args, arg_types, strict=True)]
+        if ref.name == "math.ldexp":
+            args[1] = arith.cast(self, self.expr(node.args[1]), arg_types[1], t.int64)
+            args[0] = arith.cast(self, self.expr(node.args[0]), arg_types[0], t.float64)
+        result = lower_call(self, ref.name, args, work, ty)
+        result_ty = t.int64 if ref.name in ("math.floor", "math.ceil", "math.trunc",
+                                            "builtins.round") and work.is_float else work
+        if LIBRARY[ref.name].result == "bool":
+            result_ty = t.bool_
+        return arith.cast(self, result, result_ty, ty)
+
+    def call_function(self, node: ast.Call, symbol: str) -> ir.Value:
+        callee_typed = self.mod.typed.instance(symbol)
+        callee = self.mod.typed.closure.program.function(callee_typed.fid)
+        bound = bind_arguments(callee, node)
+        assert not isinstance(bound, str)
+        args = []
+        for arg, pty in zip(bound, callee_typed.arg_types, strict=True):
+            if isinstance(arg, Constant):
+                cty = constant_type(arg.value)
+                args.append(arith.cast(self, self.constant(arg.value, cty), cty, pty))
+            else:
+                args.append(arith.cast(self, self.expr(arg), self.type_of(arg), pty))
+        ret_ty = callee_typed.return_type
+        out = self.alloca(lt.value(ret_ty), "call.out")
+        status = self.builder.call(self.mod.functions[symbol], [out, *args])
+        failed = self.builder.icmp_signed("!=", status, ir.Constant(lt.i32, 0))
+        fail = self.func.append_basic_block("call.failed")
+        ok = self.func.append_basic_block("call.ok")
+        self.builder.cbranch(failed, fail, ok)
+        with self.builder.goto_block(fail):
+            self.builder.ret(status)
+        self.builder.position_at_end(ok)
+        return self.builder.load(out)
+
+
+def lower_program(typed: TypedProgram, triple: str = "", data_layout: str = ""
+                  ) -> tuple[ir.Module, list[RaisedError]]:
+    """Lower every instance of a typed program into one LLVM module."""
+    mod = ModuleLowerer(typed, typed.entry.symbol, triple, data_layout)
+    module = mod.lower()
+    return module, mod.errors

@@ -1,0 +1,288 @@
+"""Calls of builtin, ``math`` and NumPy functions: a table from name to emitter.
+
+Arguments arrive already converted to the work type (float64, float32 or
+the promoted integer type); ``math`` functions then apply Python's error
+checks, NumPy functions return nan/inf as NumPy does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from llvmlite import ir
+
+from frostline import types as t
+from frostline.backends.llvm import arith
+from frostline.backends.llvm import irtypes as lt
+from frostline.toolchain.library import LIBRARY, LibraryFunction
+
+#: LLVM intrinsics by function (the rest are libm calls).
+_INTRINSICS = {
+    "sqrt": "sqrt", "exp": "exp", "exp2": "exp2", "log": "log", "log2": "log2",
+    "log10": "log10", "sin": "sin", "cos": "cos", "fabs": "fabs", "floor": "floor",
+    "ceil": "ceil", "trunc": "trunc", "rint": "rint", "copysign": "copysign", "pow": "pow",
+    "absolute": "fabs", "abs": "fabs", "power": "pow",
+}
+#: libm names of functions that have no intrinsic.
+_LIBM = {
+    "tan": "tan", "asin": "asin", "acos": "acos", "atan": "atan", "atan2": "atan2",
+    "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "asinh": "asinh", "acosh": "acosh",
+    "atanh": "atanh", "log1p": "log1p", "expm1": "expm1", "erf": "erf", "erfc": "erfc",
+    "gamma": "tgamma", "lgamma": "lgamma", "hypot": "hypot", "fmod": "fmod", "cbrt": "cbrt",
+    "arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2",
+    "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh",
+}
+
+
+def _float_fn(em: arith.Emitter, short: str, ty: ir.Type) -> ir.Function:
+    nargs = 2 if short in ("atan2", "arctan2", "hypot", "fmod", "copysign", "pow",
+                           "power") else 1
+    bits = 32 if ty == lt.f32 else 64
+    if short in _INTRINSICS:
+        return em.extern(f"llvm.{_INTRINSICS[short]}.f{bits}", ty, [ty] * nargs)
+    name = _LIBM[short] + ("f" if bits == 32 else "")
+    return em.extern(name, ty, [ty] * nargs)
+
+
+def _is_nan(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
+    return b.fcmp_unordered("uno", v, v)
+
+
+def _is_inf(em: arith.Emitter, v: ir.Value) -> ir.Value:
+    fabs = em.extern(f"llvm.fabs.f{32 if v.type == lt.f32 else 64}", v.type, [v.type])
+    return em.builder.fcmp_ordered("==", em.builder.call(fabs, [v]),
+                                   ir.Constant(v.type, math.inf))
+
+
+def _is_finite(em: arith.Emitter, v: ir.Value) -> ir.Value:
+    fabs = em.extern(f"llvm.fabs.f{32 if v.type == lt.f32 else 64}", v.type, [v.type])
+    return em.builder.fcmp_ordered("<", em.builder.call(fabs, [v]),
+                                   ir.Constant(v.type, math.inf))
+
+
+def python_math_checks(em: arith.Emitter, spec: LibraryFunction, args: list[ir.Value],
+                       result: ir.Value) -> None:
+    """CPython's math-module errors: nan from non-nan input, inf from finite input."""
+    b = em.builder
+    if spec.check == "gamma":
+        x = args[0]
+        floor_fn = em.extern("llvm.floor.f64", lt.f64, [lt.f64])
+        nonpos_int = b.and_(b.fcmp_ordered("<=", x, ir.Constant(lt.f64, 0.0)),
+                            b.fcmp_ordered("==", b.call(floor_fn, [x]), x))
+        em.raise_if(nonpos_int, "ValueError", "math domain error")
+    any_nan = ir.Constant(lt.i1, 0)
+    all_finite = ir.Constant(lt.i1, 1)
+    for a in args:
+        any_nan = b.or_(any_nan, _is_nan(b, a))
+        all_finite = b.and_(all_finite, _is_finite(em, a))
+    em.raise_if(b.and_(_is_nan(b, result), b.not_(any_nan)), "ValueError", "math domain error")
+    overflow = spec.check in ("overflow", "gamma")
+    em.raise_if(b.and_(_is_inf(em, result), all_finite),
+                "OverflowError" if overflow else "ValueError",
+                "math range error" if overflow else "math domain error")
+
+
+def float_to_int(em: arith.Emitter, v: ir.Value) -> ir.Value:
+    """Python's ``int(float)``: nan is ValueError, inf and out of int64 range OverflowError."""
+    b = em.builder
+    em.raise_if(_is_nan(b, v), "ValueError", "cannot convert float NaN to integer")
+    em.raise_if(_is_inf(em, v), "OverflowError", "cannot convert float infinity to integer")
+    wide = v if v.type == lt.f64 else b.fpext(v, lt.f64)
+    out_of_range = b.or_(b.fcmp_ordered(">=", wide, ir.Constant(lt.f64, 2.0 ** 63)),
+                         b.fcmp_ordered("<", wide, ir.Constant(lt.f64, -(2.0 ** 63))))
+    em.raise_if(out_of_range, "OverflowError", "int too large to convert to int64")
+    return b.fptosi(wide, lt.i64)
+
+
+Lowering = Callable[[arith.Emitter, list[ir.Value], t.ScalarType], ir.Value]
+
+
+def _minmax(pick_right: str) -> Lowering:
+    """Python's min/max: the first of equal elements wins, nan order as in CPython."""
+    def lower(em: arith.Emitter, args: list[ir.Value], ty: t.ScalarType) -> ir.Value:
+        b = em.builder
+        acc = args[0]
+        for nxt in args[1:]:
+            if ty.is_float:
+                better = b.fcmp_ordered(pick_right, nxt, acc)
+            elif ty.is_signed:
+                better = b.icmp_signed(pick_right, nxt, acc)
+            else:
+                better = b.icmp_unsigned(pick_right, nxt, acc)
+            acc = b.select(better, nxt, acc)
+        return acc
+    return lower
+
+
+def _np_minmax(kind: str) -> Lowering:
+    def lower(em: arith.Emitter, args: list[ir.Value], ty: t.ScalarType) -> ir.Value:
+        b = em.builder
+        x, y = args
+        if ty.is_float:
+            fn = em.extern(f"llvm.{kind}.f{ty.bits}", x.type, [x.type, x.type])
+            return b.call(fn, [x, y])
+        less = b.icmp_signed("<", x, y) if ty.is_signed else b.icmp_unsigned("<", x, y)
+        return b.select(less, x, y) if kind in ("minimum", "minnum") else b.select(less, y, x)
+    return lower
+
+
+def _abs(em: arith.Emitter, args: list[ir.Value], ty: t.ScalarType) -> ir.Value:
+    b = em.builder
+    x = args[0]
+    if ty.is_float:
+        return b.call(_float_fn(em, "fabs", x.type), [x])
+    if not ty.is_signed or ty.is_bool:
+        return x
+    zero = ir.Constant(x.type, 0)
+    return b.select(b.icmp_signed("<", x, zero), b.sub(zero, x), x)
+
+
+def _sign(em: arith.Emitter, args: list[ir.Value], ty: t.ScalarType) -> ir.Value:
+    b = em.builder
+    x = args[0]
+    if ty.is_float:
+        zero, one = ir.Constant(x.type, 0.0), ir.Constant(x.type, 1.0)
+        pos = b.select(b.fcmp_ordered(">", x, zero), one, zero)
+        sign = b.select(b.fcmp_ordered("<", x, zero), ir.Constant(x.type, -1.0), pos)
+        return b.select(_is_nan(b, x), x, sign)
+    zero = ir.Constant(x.type, 0)
+    pos = b.zext(b.icmp_signed(">", x, zero) if ty.is_signed else b.icmp_unsigned(">", x, zero),
+                 x.type)
+    neg = b.zext(b.icmp_signed("<", x, zero), x.type) if ty.is_signed else zero
+    return b.sub(pos, neg)
+
+
+def _square(em: arith.Emitter, args: list[ir.Value], ty: t.ScalarType) -> ir.Value:
+    x = args[0]
+    return em.builder.fmul(x, x, flags=arith.flags(em)) if ty.is_float else em.builder.mul(x, x)
+
+
+def _np_power(em: arith.Emitter, args: list[ir.Value], ty: t.ScalarType) -> ir.Value:
+    if ty.is_float:
+        return arith.float_pow(em, args[0], args[1], python_errors=False)
+    b = em.builder
+    if ty.is_signed:
+        em.raise_if(b.icmp_signed("<", args[1], ir.Constant(args[1].type, 0)), "ValueError",
+                    "Integers to negative integer powers are not allowed.")
+    return b.call(em.helper("ipow", ty), args)
+
+
+def _scaled(factor: float) -> Lowering:
+    def lower(em: arith.Emitter, args: list[ir.Value], ty: t.ScalarType) -> ir.Value:
+        return em.builder.fmul(args[0], ir.Constant(args[0].type, factor))
+    return lower
+
+
+def _classify(test: str) -> Lowering:
+    def lower(em: arith.Emitter, args: list[ir.Value], ty: t.ScalarType) -> ir.Value:
+        x = args[0]
+        if not ty.is_float:
+            return ir.Constant(lt.i1, int(test == "isfinite"))
+        if test == "isnan":
+            return _is_nan(em.builder, x)
+        return _is_inf(em, x) if test == "isinf" else _is_finite(em, x)
+    return lower
+
+
+SPECIAL: dict[str, Lowering] = {
+    "builtins.min": _minmax("<"),
+    "builtins.max": _minmax(">"),
+    "builtins.abs": _abs,
+    "numpy.abs": _abs,
+    "numpy.absolute": _abs,
+    "numpy.fabs": _abs,
+    "numpy.sign": _sign,
+    "numpy.square": _square,
+    "numpy.power": _np_power,
+    "numpy.minimum": _np_minmax("minimum"),
+    "numpy.maximum": _np_minmax("maximum"),
+    "numpy.fmin": _np_minmax("minnum"),
+    "numpy.fmax": _np_minmax("maxnum"),
+    "math.degrees": _scaled(180.0 / math.pi),
+    "math.radians": _scaled(math.pi / 180.0),
+    "numpy.degrees": _scaled(180.0 / math.pi),
+    "numpy.radians": _scaled(math.pi / 180.0),
+    "numpy.rad2deg": _scaled(180.0 / math.pi),
+    "numpy.deg2rad": _scaled(math.pi / 180.0),
+    "math.isnan": _classify("isnan"),
+    "math.isinf": _classify("isinf"),
+    "math.isfinite": _classify("isfinite"),
+    "numpy.isnan": _classify("isnan"),
+    "numpy.isinf": _classify("isinf"),
+    "numpy.isfinite": _classify("isfinite"),
+}
+
+
+def work_type(name: str, arg_types: list[t.Type], result: t.Type) -> t.ScalarType:
+    """The type the arguments are converted to before the call."""
+    spec = LIBRARY[name]
+    if spec.result in ("same",) or name in ("numpy.power",):
+        return t.concrete(result)  # type: ignore[return-value]
+    if spec.result == "ufunc":
+        return t.concrete(result)  # type: ignore[return-value]
+    if name in ("math.isnan", "math.isinf", "math.isfinite", "numpy.isnan", "numpy.isinf",
+                "numpy.isfinite", "math.floor", "math.ceil", "math.trunc", "builtins.round"):
+        kinds = {t.concrete(a).kind for a in arg_types}  # type: ignore[union-attr]
+        if "f" not in kinds:
+            return t.int64
+        return t.concrete(arg_types[0])  # type: ignore[return-value]
+    if name == "math.gcd":
+        return t.int64
+    return t.float64
+
+
+def lower_call(em: arith.Emitter, name: str, args: list[ir.Value], work: t.ScalarType,
+               result: t.Type) -> ir.Value:
+    """Emit a library call on arguments already converted to ``work``."""
+    spec = LIBRARY[name]
+    b = em.builder
+    short = name.split(".")[1]
+    if name in SPECIAL:
+        return SPECIAL[name](em, args, work)
+    if name == "math.gcd":
+        return b.call(em.helper("gcd", t.int64), args)
+    if name in ("math.floor", "math.ceil", "math.trunc", "builtins.round"):
+        if not work.is_float:
+            return args[0]
+        op = {"math.floor": "floor", "math.ceil": "ceil", "math.trunc": "trunc",
+              "builtins.round": "rint"}[name]
+        return float_to_int(em, b.call(_float_fn(em, op, args[0].type), args))
+    if name == "math.ldexp":
+        ldexp = em.extern("ldexp", lt.f64, [lt.f64, lt.i32])
+        exp = b.select(b.icmp_signed(">", args[1], ir.Constant(lt.i64, 1 << 20)),
+                       ir.Constant(lt.i64, 1 << 20), args[1])
+        exp = b.select(b.icmp_signed("<", exp, ir.Constant(lt.i64, -(1 << 20))),
+                       ir.Constant(lt.i64, -(1 << 20)), exp)
+        x = b.sitofp(args[0], lt.f64) if args[0].type != lt.f64 else args[0]
+        value = b.call(ldexp, [x, b.trunc(exp, lt.i32)])
+        python_math_checks(em, spec, [x], value)
+        return value
+    if name == "math.log" and len(args) == 2:
+        one = LibraryFunction("math.log", 1, 1, "float", "domain")
+        num = b.call(_float_fn(em, "log", lt.f64), [args[0]])
+        python_math_checks(em, one, [args[0]], num)
+        den = b.call(_float_fn(em, "log", lt.f64), [args[1]])
+        python_math_checks(em, one, [args[1]], den)
+        em.raise_if(b.fcmp_ordered("==", den, ir.Constant(lt.f64, 0.0)), "ZeroDivisionError",
+                    "float division by zero")
+        return b.fdiv(num, den)
+    if name == "math.hypot":
+        if len(args) == 1:
+            value = b.call(_float_fn(em, "fabs", lt.f64), args)
+        else:
+            value = args[0]
+            for nxt in args[1:]:
+                value = b.call(_float_fn(em, "hypot", lt.f64), [value, nxt])
+        python_math_checks(em, spec, args, value)
+        return value
+    if name == "math.pow" or name == "math.fmod":
+        if name == "math.pow":
+            em.raise_if(b.and_(b.fcmp_ordered("==", args[0], ir.Constant(lt.f64, 0.0)),
+                               b.fcmp_ordered("<", args[1], ir.Constant(lt.f64, 0.0))),
+                        "ValueError", "math domain error")
+    fn = _float_fn(em, short, args[0].type)
+    value = b.call(fn, args)
+    if spec.check and name.startswith("math."):
+        python_math_checks(em, spec, args, value)
+    return value

@@ -1,0 +1,179 @@
+"""Loading object code with ORC LLJIT and turning its entry into a Python builtin.
+
+Only the object bytes are needed: no IR, no optimisation, no code generation.
+ORC reports bad objects and unresolved symbols as exceptions, where MCJIT
+would crash the process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import itertools
+import threading
+from collections.abc import Callable
+
+import llvmlite.binding as llvm
+import numpy as np
+
+from frostline import types as t
+from frostline.backends.llvm.target import host_target, target_machine
+from frostline.stages.executable import EntryABI, Executable, ObjectCode
+
+METH_FASTCALL = 0x80
+
+
+class _PyMethodDef(ctypes.Structure):
+    _fields_ = [("ml_name", ctypes.c_char_p), ("ml_meth", ctypes.c_void_p),
+                ("ml_flags", ctypes.c_int), ("ml_doc", ctypes.c_char_p)]
+
+
+_new_builtin = ctypes.pythonapi.PyCFunction_NewEx
+_new_builtin.restype = ctypes.py_object
+_new_builtin.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_void_p]
+
+_lock = threading.Lock()
+_names = itertools.count()
+_jit: llvm.LLJIT | None = None
+
+
+def _lljit() -> llvm.LLJIT:
+    global _jit
+    if _jit is None:
+        _jit = llvm.create_lljit_compiler(target_machine(host_target()))
+    return _jit
+
+
+class IncompatibleTargetError(RuntimeError):
+    """Object code built for a CPU this machine is not (it could raise SIGILL)."""
+
+
+def check_target(code: ObjectCode) -> None:
+    """Refuse object code whose triple or CPU features this host lacks."""
+    host = host_target()
+    if code.target_triple != host.triple:
+        raise IncompatibleTargetError(
+            f"object code for {code.target_triple} cannot run on {host.triple}")
+    have = set(host.features.split(","))
+    need = {f for f in code.target_features.split(",") if f.startswith("+")}
+    missing = sorted(f[1:] for f in need - have)
+    if missing:
+        raise IncompatibleTargetError(
+            f"object code built for {code.target_cpu} needs CPU features this machine lacks: "
+            + ", ".join(missing[:8]) + ("..." if len(missing) > 8 else ""))
+
+
+def load(code: ObjectCode) -> Executable:
+    """Link object code into this process and wrap its entry as a callable Executable."""
+    check_target(code)
+    abi = code.abi
+    with _lock:
+        name = f"frostline.{next(_names)}"
+        tracker = (llvm.JITLibraryBuilder().add_object_img(code.data).add_current_process()
+                   .export_symbol(abi.symbol).link(_lljit(), name))
+    address = tracker[abi.symbol]
+    native = make_builtin(address, abi, keepalive=tracker)
+    return Executable(code, native, tracker)
+
+
+def make_builtin(address: int, abi: EntryABI, keepalive: object) -> Callable[..., object]:
+    """A builtin function object calling the METH_FASTCALL entry at ``address``."""
+    name = abi.function_name.encode()
+    doc = f"{abi.as_text()}\n\nCompiled by frostline.".encode()
+    method = _PyMethodDef(name, address, METH_FASTCALL, doc)
+    slot: list[Callable[..., object]] = []
+    reporter = ArgumentReporter(abi, slot)
+    errors = ErrorReporter(abi)
+    owner = (reporter, errors, (method, name, doc, keepalive))
+    builtin = _new_builtin(ctypes.addressof(method), owner, None)
+    slot.append(builtin)
+    return builtin  # type: ignore[no-any-return]
+
+
+class ErrorReporter:
+    """Turns a kernel's error number into the Python exception it stands for."""
+
+    def __init__(self, abi: EntryABI):
+        self.errors = abi.errors
+
+    def __call__(self, number: int) -> None:
+        entry = self.errors[number - 1]
+        module = importlib.import_module(entry.module)
+        cls: object = module
+        for part in entry.qualname.split("."):
+            cls = getattr(cls, part)
+        raise (cls(entry.message) if entry.message else cls())  # type: ignore[operator]
+
+
+class ArgumentReporter:
+    """The slow path: explains why arguments did not convert, or normalises and retries."""
+
+    def __init__(self, abi: EntryABI, native: list[Callable[..., object]]):
+        self.abi = abi
+        self.native = native
+
+    def __call__(self, *args: object) -> object:
+        abi = self.abi
+        name = abi.function_name
+        n = len(abi.param_names)
+        if len(args) != n:
+            raise TypeError(f"{name}() takes {n} positional argument{'s' * (n != 1)} but "
+                            f"{len(args)} {'was' if len(args) == 1 else 'were'} given")
+        fixed = list(args)
+        changed = False
+        for k, (param, ty, value) in enumerate(zip(abi.param_names, abi.arg_types, args,
+                                                   strict=True)):
+            new = check_argument(name, param, ty, value, param in abi.written_params)
+            if new is not value:
+                fixed[k] = new
+                changed = True
+        if not changed:
+            raise TypeError(f"{name}(): arguments do not match the signature "
+                            f"{abi.as_text()}")
+        return self.native[0](*fixed)
+
+
+def check_argument(func: str, param: str, ty: t.Type, value: object, written: bool) -> object:
+    """Raise a TypeError naming ``param`` if ``value`` cannot be passed as ``ty``.
+
+    Returns the value, or a converted one (a NumPy bool for a bool parameter)
+    that the fast path accepts.
+    """
+    where = f"{func}() argument '{param}'"
+    if isinstance(ty, t.ArrayType):
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"{where} must be a {ty} array, not {type(value).__name__}")
+        try:
+            got = t.typeof(value)
+        except TypeError:
+            raise TypeError(f"{where} must be a {ty} array, got an array of "
+                            f"{value.dtype}") from None
+        assert isinstance(got, t.ArrayType)
+        if got.dtype != ty.dtype:
+            raise TypeError(f"{where} must be a {ty} array, got {value.dtype} elements")
+        if got.ndim != ty.ndim:
+            raise TypeError(f"{where} must be a {ty.ndim}-dimensional array, got "
+                            f"{got.ndim} dimensions")
+        if not t.accepts(ty, got):
+            order = {"C": "C-contiguous", "F": "Fortran-contiguous"}[ty.layout]
+            raise TypeError(f"{where} must be {order} ({ty}), got a {got} array")
+        if written and not value.flags.writeable:
+            raise TypeError(f"{where} must be a writable array: the kernel writes to it")
+        return value
+    assert isinstance(ty, t.ScalarType)
+    if ty.is_bool:
+        if isinstance(value, np.bool_):
+            return bool(value)
+        raise TypeError(f"{where} must be bool, not {type(value).__name__}")
+    if ty.is_float:
+        if isinstance(value, (float, int, np.floating, np.integer)):
+            return value
+        raise TypeError(f"{where} must be {ty}, not {type(value).__name__}")
+    if isinstance(value, (float, np.floating)):
+        raise TypeError(f"{where} must be {ty}, not {type(value).__name__}")
+    if not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{where} must be {ty}, not {type(value).__name__}")
+    info = np.iinfo(ty.numpy_dtype)
+    if not info.min <= int(value) <= info.max:
+        raise OverflowError(f"{where} = {int(value)} is out of range for {ty}")
+    return value

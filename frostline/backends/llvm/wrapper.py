@@ -1,0 +1,248 @@
+"""The CPython entry point, emitted in IR against the C API.
+
+``PyObject *entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs)``
+is a METH_FASTCALL function: it unboxes scalars, takes arrays through the
+buffer protocol, releases the GIL around the kernel, and boxes the result.
+``self`` is a tuple ``(argument_reporter, error_reporter, ...)`` of Python
+callables: when an argument does not convert, the entry hands the original
+arguments to the reporter, which raises a TypeError naming the parameter;
+when the kernel returns an error number, the error reporter raises it.
+Keeping those slow paths in Python keeps the IR small and the messages good.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from llvmlite import ir
+
+from frostline import types as t
+from frostline.backends.llvm import irtypes as lt
+
+PyObject = lt.i8p
+#: Py_buffer from CPython's object.h (stable layout on 64-bit CPython 3.11+).
+PY_BUFFER = ir.LiteralStructType([
+    lt.i8p, lt.i8p, lt.i64, lt.i64, lt.i32, lt.i32, lt.i8p,
+    lt.i64.as_pointer(), lt.i64.as_pointer(), lt.i64.as_pointer(), lt.i8p,
+])
+_BUF_DATA, _BUF_ITEMSIZE, _BUF_NDIM, _BUF_FORMAT, _BUF_SHAPE, _BUF_STRIDES = 0, 3, 5, 6, 7, 8
+PYBUF_WRITABLE, PYBUF_FORMAT, PYBUF_STRIDES = 0x1, 0x4, 0x18
+PYBUF_C_CONTIGUOUS, PYBUF_F_CONTIGUOUS = 0x38, 0x58
+
+_API: dict[str, tuple[ir.Type, list[ir.Type]]] = {
+    "PyFloat_AsDouble": (lt.f64, [PyObject]),
+    "PyLong_AsLongLong": (lt.i64, [PyObject]),
+    "PyLong_AsUnsignedLongLong": (lt.i64, [PyObject]),
+    "PyErr_Occurred": (PyObject, []),
+    "PyErr_Clear": (lt.void, []),
+    "PyObject_GetBuffer": (lt.i32, [PyObject, PY_BUFFER.as_pointer(), lt.i32]),
+    "PyBuffer_Release": (lt.void, [PY_BUFFER.as_pointer()]),
+    "PyEval_SaveThread": (lt.i8p, []),
+    "PyEval_RestoreThread": (lt.void, [lt.i8p]),
+    "PyFloat_FromDouble": (PyObject, [lt.f64]),
+    "PyLong_FromLongLong": (PyObject, [lt.i64]),
+    "PyLong_FromUnsignedLongLong": (PyObject, [lt.i64]),
+    "PyBool_FromLong": (PyObject, [lt.i64]),
+    "PyTuple_New": (PyObject, [lt.i64]),
+    "PyTuple_SetItem": (lt.i32, [PyObject, lt.i64, PyObject]),
+    "PyTuple_GetItem": (PyObject, [PyObject, lt.i64]),
+    "PyObject_Vectorcall": (PyObject, [PyObject, PyObject.as_pointer(), lt.i64, PyObject]),
+    "PyLong_FromLong": (PyObject, [lt.i64]),
+    "Py_IncRef": (lt.void, [PyObject]),
+    "Py_DecRef": (lt.void, [PyObject]),
+}
+
+
+def buffer_formats(dtype: t.ScalarType) -> bytes:
+    """The struct-module format characters a buffer of this dtype may report."""
+    if dtype.is_bool:
+        return b"?"
+    chars = {"i": "bhilq", "u": "BHILQ", "f": "fd"}[dtype.kind]
+    return bytes(c for c in chars.encode() if struct.calcsize(chr(c)) == dtype.itemsize)
+
+
+class EntryEmitter:
+    """Builds the METH_FASTCALL entry function of a program."""
+
+    def __init__(self, module: ir.Module, kernel: ir.Function, symbol: str,
+                 arg_types: tuple[t.Type, ...], return_type: t.Type,
+                 written: tuple[bool, ...]):
+        self.module = module
+        self.kernel = kernel
+        self.arg_types = arg_types
+        self.return_type = return_type
+        self.written = written
+        fnty = ir.FunctionType(PyObject, [PyObject, PyObject.as_pointer(), lt.i64])
+        self.func = ir.Function(module, fnty, name=symbol)
+        self.self_obj, self.args, self.nargs = self.func.args
+        self.entry = self.func.append_basic_block("allocas")
+        self.alloca_builder = ir.IRBuilder(self.entry)
+        self.builder = ir.IRBuilder(self.func.append_basic_block("entry"))
+        self.slow = self.func.append_basic_block("slow")
+        self.buffers: list[ir.Value] = []
+
+    def api(self, name: str) -> ir.Function:
+        existing = self.module.globals.get(name)
+        if existing is not None:
+            return existing
+        ret, args = _API[name]
+        return ir.Function(self.module, ir.FunctionType(ret, args), name=name)
+
+    def data_symbol(self, name: str) -> ir.Value:
+        existing = self.module.globals.get(name)
+        if existing is None:
+            existing = ir.GlobalVariable(self.module, lt.i8, name=name)
+        return existing
+
+    def alloca(self, ty: ir.Type) -> ir.Value:
+        """A stack slot in the entry block, where LLVM expects allocas."""
+        return self.alloca_builder.alloca(ty)
+
+    def call(self, name: str, *args: ir.Value) -> ir.Value:
+        return self.builder.call(self.api(name), list(args))
+
+    def fail_to_slow(self, cond: ir.Value) -> None:
+        """On cond, release the buffers taken so far and take the slow path."""
+        b = self.builder
+        bad = self.func.append_basic_block("bad.arg")
+        ok = self.func.append_basic_block("arg.ok")
+        b.cbranch(cond, bad, ok)
+        b.position_at_end(bad)
+        for buf in self.buffers:
+            self.call("PyBuffer_Release", buf)
+        b.branch(self.slow)
+        b.position_at_end(ok)
+
+    def error_set(self, value: ir.Value, sentinel: ir.Constant) -> ir.Value:
+        b = self.builder
+        is_sentinel = (b.fcmp_ordered("==", value, sentinel) if value.type == lt.f64
+                       else b.icmp_signed("==", value, sentinel))
+        occurred = b.icmp_unsigned("!=", self.call("PyErr_Occurred"),
+                                   ir.Constant(PyObject, None))
+        return b.and_(is_sentinel, occurred)
+
+    def unbox(self, k: int, ty: t.Type) -> ir.Value:
+        b = self.builder
+        obj = b.load(b.gep(self.args, [ir.Constant(lt.i64, k)]))
+        if isinstance(ty, t.ArrayType):
+            return self.unbox_array(obj, ty, self.written[k])
+        assert isinstance(ty, t.ScalarType)
+        if ty.is_float:
+            value = self.call("PyFloat_AsDouble", obj)
+            self.fail_to_slow(self.error_set(value, ir.Constant(lt.f64, -1.0)))
+            return b.fptrunc(value, lt.f32) if ty.bits == 32 else value
+        if ty.is_bool:
+            true = b.icmp_unsigned("==", obj, self.data_symbol("_Py_TrueStruct"))
+            false = b.icmp_unsigned("==", obj, self.data_symbol("_Py_FalseStruct"))
+            self.fail_to_slow(b.not_(b.or_(true, false)))
+            return true
+        getter = "PyLong_AsUnsignedLongLong" if ty.kind == "u" and ty.bits == 64 \
+            else "PyLong_AsLongLong"
+        value = self.call(getter, obj)
+        self.fail_to_slow(self.error_set(value, ir.Constant(lt.i64, -1)))
+        if ty.bits < 64:
+            lo = 0 if ty.kind == "u" else -(1 << (ty.bits - 1))
+            hi = (1 << ty.bits) - 1 if ty.kind == "u" else (1 << (ty.bits - 1)) - 1
+            outside = b.or_(b.icmp_signed("<", value, ir.Constant(lt.i64, lo)),
+                            b.icmp_signed(">", value, ir.Constant(lt.i64, hi)))
+            self.fail_to_slow(outside)
+            value = b.trunc(value, ir.IntType(ty.bits))
+        return value
+
+    def unbox_array(self, obj: ir.Value, ty: t.ArrayType, writable: bool) -> ir.Value:
+        b = self.builder
+        buf = self.alloca(PY_BUFFER)
+        flags = PYBUF_FORMAT | {"C": PYBUF_C_CONTIGUOUS, "F": PYBUF_F_CONTIGUOUS}.get(
+            ty.layout, PYBUF_STRIDES)
+        if writable:
+            flags |= PYBUF_WRITABLE
+        rc = self.call("PyObject_GetBuffer", obj, buf, ir.Constant(lt.i32, flags))
+        self.fail_to_slow(b.icmp_signed("!=", rc, ir.Constant(lt.i32, 0)))
+        self.buffers.append(buf)
+
+        def field(index: int) -> ir.Value:
+            return b.load(b.gep(buf, [ir.Constant(lt.i32, 0), ir.Constant(lt.i32, index)]))
+
+        ndim_bad = b.icmp_signed("!=", field(_BUF_NDIM), ir.Constant(lt.i32, ty.ndim))
+        size_bad = b.icmp_signed("!=", field(_BUF_ITEMSIZE),
+                                 ir.Constant(lt.i64, ty.dtype.itemsize))
+        self.fail_to_slow(b.or_(ndim_bad, size_bad))
+        fmt = field(_BUF_FORMAT)
+        first = b.load(fmt)
+        prefixed = b.or_(b.icmp_unsigned("==", first, ir.Constant(lt.i8, ord("@"))),
+                         b.or_(b.icmp_unsigned("==", first, ir.Constant(lt.i8, ord("="))),
+                               b.icmp_unsigned("==", first, ir.Constant(lt.i8, ord("<")))))
+        fmt = b.gep(fmt, [b.zext(prefixed, lt.i64)])
+        code = b.load(fmt)
+        ok = ir.Constant(lt.i1, 0)
+        for c in buffer_formats(ty.dtype):
+            ok = b.or_(ok, b.icmp_unsigned("==", code, ir.Constant(lt.i8, c)))
+        ends = b.icmp_unsigned("==", b.load(b.gep(fmt, [ir.Constant(lt.i64, 1)])),
+                               ir.Constant(lt.i8, 0))
+        self.fail_to_slow(b.not_(b.and_(ok, ends)))
+        out = ir.Constant(lt.array(ty), ir.Undefined)
+        data = b.bitcast(field(_BUF_DATA), lt.memory(ty.dtype).as_pointer())
+        out = b.insert_value(out, data, 0)
+        shape, strides = field(_BUF_SHAPE), field(_BUF_STRIDES)
+        for k in range(ty.ndim):
+            at = ir.Constant(lt.i64, k)
+            out = b.insert_value(out, b.load(b.gep(shape, [at])), [1, k])
+            out = b.insert_value(out, b.load(b.gep(strides, [at])), [2, k])
+        return out
+
+    def box(self, value: ir.Value, ty: t.Type) -> ir.Value:
+        b = self.builder
+        if isinstance(ty, t.NoneType):
+            none = self.data_symbol("_Py_NoneStruct")
+            self.call("Py_IncRef", none)
+            return none
+        if isinstance(ty, t.TupleType):
+            tup = self.call("PyTuple_New", ir.Constant(lt.i64, len(ty.items)))
+            for i, item in enumerate(ty.items):
+                boxed = self.box(b.extract_value(value, i), item)
+                self.call("PyTuple_SetItem", tup, ir.Constant(lt.i64, i), boxed)
+            return tup
+        assert isinstance(ty, t.ScalarType)
+        if ty.is_float:
+            return self.call("PyFloat_FromDouble",
+                             b.fpext(value, lt.f64) if ty.bits == 32 else value)
+        if ty.is_bool:
+            return self.call("PyBool_FromLong", b.zext(value, lt.i64))
+        if ty.kind == "u" and ty.bits == 64:
+            return self.call("PyLong_FromUnsignedLongLong", value)
+        if ty.bits < 64:
+            value = b.sext(value, lt.i64) if ty.kind == "i" else b.zext(value, lt.i64)
+        return self.call("PyLong_FromLongLong", value)
+
+    def emit(self) -> ir.Function:
+        b = self.builder
+        first = b.block
+        self.fail_to_slow(b.icmp_signed("!=", self.nargs,
+                                        ir.Constant(lt.i64, len(self.arg_types))))
+        args = [self.unbox(k, ty) for k, ty in enumerate(self.arg_types)]
+        out = self.alloca(lt.value(self.return_type))
+        state = self.call("PyEval_SaveThread")
+        status = b.call(self.kernel, [out, *args])
+        self.call("PyEval_RestoreThread", state)
+        for buf in self.buffers:
+            self.call("PyBuffer_Release", buf)
+        failed = self.func.append_basic_block("failed")
+        done = self.func.append_basic_block("done")
+        b.cbranch(b.icmp_signed("!=", status, ir.Constant(lt.i32, 0)), failed, done)
+        b.position_at_end(done)
+        b.ret(self.box(b.load(out), self.return_type))
+        b.position_at_end(failed)
+        reporter = self.call("PyTuple_GetItem", self.self_obj, ir.Constant(lt.i64, 1))
+        number = self.alloca(PyObject)
+        b.store(self.call("PyLong_FromLong", b.sext(status, lt.i64)), number)
+        result = self.call("PyObject_Vectorcall", reporter, number, ir.Constant(lt.i64, 1),
+                           ir.Constant(PyObject, None))
+        self.call("Py_DecRef", b.load(number))
+        b.ret(result)
+        b.position_at_end(self.slow)
+        self.call("PyErr_Clear")
+        reporter = self.call("PyTuple_GetItem", self.self_obj, ir.Constant(lt.i64, 0))
+        b.ret(self.call("PyObject_Vectorcall", reporter, self.args, self.nargs,
+                        ir.Constant(PyObject, None)))
+        self.alloca_builder.branch(first)
+        return self.func

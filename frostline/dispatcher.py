@@ -1,0 +1,192 @@
+"""``fl.jit``: a function that compiles itself for the argument types it is called with."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from collections.abc import Callable
+from typing import Any, overload
+
+import attrs
+import numpy as np
+
+from frostline import types as t
+from frostline.backends import llvm
+from frostline.stages.ast import ProgramAST
+from frostline.stages.closure import Closure
+from frostline.stages.definition import Definition, JitOptions
+from frostline.stages.executable import Executable
+from frostline.toolchain.frontend import parse
+from frostline.toolchain.pipeline import default_toolchain
+from frostline.toolchain.typing import infer_types
+from frostline.toolchain.workflow import MemoryCache
+
+#: The process-wide in-memory cache of executables, keyed by content.
+MEMORY_CACHE = MemoryCache()
+
+
+def _arg_key(value: object) -> object:
+    """A cheap key that determines ``typeof(value)``."""
+    if isinstance(value, np.ndarray):
+        flags = value.flags
+        return (value.dtype, value.ndim, flags.c_contiguous, flags.f_contiguous)
+    return type(value)
+
+
+@attrs.frozen
+class Stages:
+    """Every stage of one compilation, for reading (``f.stages(signature)``)."""
+
+    definition: Definition
+    program: ProgramAST
+    closure: Closure
+    typed: Any
+    compilable: Any
+    optimized: Any
+    object_code: Any
+
+    def assembly(self) -> str:
+        return llvm.assembly(self.optimized)
+
+
+class Dispatcher:
+    """A jit function: call it, or ``.compile(signature)`` it ahead of time."""
+
+    def __init__(self, fn: Callable[..., Any], options: JitOptions, cache: bool = True):
+        if not inspect.isfunction(fn):
+            raise TypeError(f"fl.jit needs a Python function, not {type(fn).__name__}")
+        functools.update_wrapper(self, fn)
+        self.py_func = fn
+        self.__frostline_function__ = fn
+        self.definition = Definition(fn, options)
+        self.cache = cache
+        self._program: ProgramAST | None = None
+        self._by_key: dict[tuple[object, ...], Executable] = {}
+        self._by_signature: dict[t.Signature, Executable] = {}
+        self._lock = threading.RLock()
+        self._params = inspect.signature(fn)
+
+    @property
+    def options(self) -> JitOptions:
+        return self.definition.options
+
+    @property
+    def program(self) -> ProgramAST:
+        """The parsed program (the function and every callee), parsed on first use."""
+        if self._program is None:
+            self._program = parse(self.definition)
+        return self._program
+
+    def __repr__(self) -> str:
+        return f"<frostline.jit {self.py_func.__module__}.{self.py_func.__qualname__}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs or len(args) != len(self._params.parameters):
+            bound = self._params.bind(*args, **kwargs)
+            bound.apply_defaults()
+            args = bound.args
+        key = tuple(map(_arg_key, args))
+        exe = self._by_key.get(key)
+        if exe is None:
+            exe = self._compile_for(args, key)
+        return exe.native(*args)
+
+    def _compile_for(self, args: tuple[Any, ...], key: tuple[object, ...]) -> Executable:
+        types = []
+        for name, value in zip(self._params.parameters, args, strict=True):
+            try:
+                ty = t.typeof(value)
+            except TypeError as exc:
+                raise TypeError(f"{self.__name__}() argument '{name}': {exc}") from None
+            if not isinstance(ty, (t.ScalarType, t.ArrayType)):
+                raise TypeError(f"{self.__name__}() argument '{name}' must be a number or a "
+                                f"NumPy array, not {type(value).__name__}")
+            types.append(ty)
+        exe = self.compile(*types)
+        with self._lock:
+            self._by_key[key] = exe
+        return exe
+
+    @overload
+    def compile(self, signature: str, /) -> Executable: ...
+    @overload
+    def compile(self, *types: object) -> Executable: ...
+
+    def compile(self, *signature: object) -> Executable:
+        """Compile ahead of time for a signature: a string, type objects, or annotations."""
+        sig = self.signature_from(*signature)
+        with self._lock:
+            exe = self._by_signature.get(sig)
+            if exe is None:
+                exe = self._compile_closure(Closure(self.program, sig))
+                self._by_signature[sig] = exe
+        return exe
+
+    def _compile_closure(self, closure: Closure) -> Executable:
+        chain = default_toolchain()
+        if self.cache:
+            return chain.cached(MEMORY_CACHE)(closure)
+        return chain.executable(closure)
+
+    def signature_from(self, *signature: object) -> t.Signature:
+        """The Signature for ``compile``'s arguments; with none, the parameter annotations."""
+        if signature:
+            sig = t.make_signature(*signature)
+        else:
+            sig = self._annotated_signature()
+        params = list(self._params.parameters)
+        if len(sig.args) != len(params):
+            raise TypeError(f"{self.__name__}() takes {len(params)} parameters but the "
+                            f"signature {sig} has {len(sig.args)} types")
+        for name, ty in zip(params, sig.args, strict=True):
+            if not isinstance(ty, (t.ScalarType, t.ArrayType)):
+                raise TypeError(f"{self.__name__}() parameter '{name}': {ty} arguments are not "
+                                "supported (scalars and arrays are)")
+        return sig
+
+    def _annotated_signature(self) -> t.Signature:
+        types = []
+        for name, param in self._params.parameters.items():
+            if param.annotation is inspect.Parameter.empty:
+                raise TypeError(f"{self.__name__}() parameter '{name}' has no annotation: pass "
+                                "a signature to compile()")
+            types.append(t.as_type(param.annotation))
+        ret = self._params.return_annotation
+        return_type = None if ret is inspect.Signature.empty else t.as_type(ret)
+        return t.Signature(tuple(types), return_type)
+
+    @property
+    def signatures(self) -> list[t.Signature]:
+        """The signatures compiled so far."""
+        return list(self._by_signature)
+
+    def stages(self, *signature: object) -> Stages:
+        """Run the chain for a signature and return every stage, for reading."""
+        closure = Closure(self.program, self.signature_from(*signature))
+        typed = infer_types(closure)
+        compilable = llvm.lower(typed)
+        optimized = llvm.optimize(compilable)
+        return Stages(self.definition, self.program, closure, typed, compilable, optimized,
+                      llvm.emit_object(optimized))
+
+
+@overload
+def jit(fn: Callable[..., Any], /) -> Dispatcher: ...
+@overload
+def jit(*, boundscheck: bool = ..., fastmath: bool = ...,
+        cache: bool = ...) -> Callable[[Callable[..., Any]], Dispatcher]: ...
+
+
+def jit(fn: Callable[..., Any] | None = None, /, *, boundscheck: bool = False,
+        fastmath: bool = False, cache: bool = True) -> Any:
+    """Compile a numeric Python function: on first call per argument types, or ahead of time.
+
+    ``boundscheck``: out-of-range indices raise IndexError (default: undefined, fast).
+    ``fastmath``: allow float reassociation, so reductions vectorise (default: IEEE).
+    ``cache``: reuse executables compiled from the same content (default on).
+    """
+    options = JitOptions(boundscheck=boundscheck, fastmath=fastmath)
+    if fn is None:
+        return lambda f: Dispatcher(f, options, cache)
+    return Dispatcher(fn, options, cache)

@@ -1,0 +1,902 @@
+"""The typing step: Closure -> TypedProgram.
+
+Types flow from the signature into the entry function and from call sites into
+callees; every (function, argument types) pair becomes one instance.  Local
+variables take the unified type of everything assigned to them, found by
+iterating to a fixed point.  Recursive calls whose result is not known yet
+have type ``UNKNOWN`` and the program is typed again until every return type
+settles.  This module is the only place where type rules live: code
+generation reads the types recorded here.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from typing import NoReturn
+
+import attrs
+import numpy as np
+
+from frostline import types as t
+from frostline.errors import CompileError
+from frostline.stages.ast import (
+    ArrayConstant,
+    BuiltinRef,
+    Constant,
+    ExceptionRef,
+    FunctionAST,
+    FunctionRef,
+    GlobalValue,
+    ModuleRef,
+    TypeRef,
+)
+from frostline.stages.closure import Closure
+from frostline.stages.typed import TypedFunction, TypedProgram, node_key
+from frostline.toolchain.library import CASTS, LIBRARY, result_type
+
+
+class _Unknown:
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+#: The type of an expression that depends on a recursive call not typed yet.
+UNKNOWN = _Unknown()
+MaybeType = t.Type | _Unknown
+
+_MAX_ROUNDS = 50
+
+_UNSUPPORTED_STATEMENTS = {
+    ast.FunctionDef: "nested function definitions", ast.AsyncFunctionDef: "async functions",
+    ast.ClassDef: "class definitions", ast.With: "'with' statements",
+    ast.Try: "'try' statements", ast.Import: "imports", ast.ImportFrom: "imports",
+    ast.Global: "'global' statements", ast.Nonlocal: "'nonlocal' statements",
+    ast.Delete: "'del' statements", ast.AsyncFor: "'async for'",
+    ast.AsyncWith: "'async with'", ast.Match: "'match' statements",
+}
+_UNSUPPORTED_EXPRESSIONS = {
+    ast.List: "lists", ast.Dict: "dicts", ast.Set: "sets", ast.ListComp: "list comprehensions",
+    ast.SetComp: "set comprehensions", ast.DictComp: "dict comprehensions",
+    ast.GeneratorExp: "generator expressions", ast.Lambda: "lambda functions",
+    ast.JoinedStr: "f-strings", ast.Starred: "starred expressions", ast.Await: "await",
+    ast.Yield: "yield", ast.YieldFrom: "yield", ast.NamedExpr: "assignment expressions",
+    ast.Slice: "slices",
+}
+_OP_NAMES = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
+    ast.Pow: "**", ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|", ast.BitXor: "^",
+    ast.BitAnd: "&", ast.MatMult: "@",
+}
+
+
+def op_symbol(op: ast.AST) -> str:
+    """The source spelling of a binary operator."""
+    return _OP_NAMES.get(type(op), type(op).__name__)
+
+
+def constant_type(value: object) -> t.Type:
+    """The type of a constant frozen from the source or from a global."""
+    if value is None:
+        return t.none
+    if isinstance(value, (bool, np.bool_)):
+        return t.bool_
+    if isinstance(value, int):
+        return t.weak_int
+    if isinstance(value, float):
+        return t.weak_float
+    if isinstance(value, tuple):
+        return t.TupleType(tuple(t.concrete(constant_type(v)) for v in value))
+    return t.typeof(value)
+
+
+def binop_type(op: ast.operator, left: t.Type, right: t.Type) -> t.Type | str:
+    """The result type of ``left op right``, or an error message."""
+    sym = op_symbol(op)
+    if not (isinstance(left, (t.ScalarType, t.WeakType))
+            and isinstance(right, (t.ScalarType, t.WeakType))):
+        return f"unsupported operand types for {sym}: {left} and {right}" + (
+            " (array arithmetic is not supported; loop over the elements)"
+            if isinstance(left, t.ArrayType) or isinstance(right, t.ArrayType) else "")
+    both_bool = left == t.bool_ and right == t.bool_
+    if isinstance(op, (ast.BitAnd, ast.BitOr, ast.BitXor)):
+        if both_bool:
+            return t.bool_
+        if "f" in (left.kind, right.kind):
+            return f"unsupported operand types for {sym}: {left} and {right}"
+        return t.promote(left, right)
+    if isinstance(op, (ast.LShift, ast.RShift)):
+        if "f" in (left.kind, right.kind):
+            return f"unsupported operand types for {sym}: {left} and {right}"
+        if both_bool:
+            return t.int64
+        return t.promote(left, right) if left != t.bool_ else t.int64
+    if isinstance(op, ast.MatMult):
+        return "the @ operator is not supported"
+    if both_bool:
+        left = right = t.int64
+    result = t.promote(left, right)
+    if isinstance(op, ast.Div) and result.kind in "biu":
+        return t.weak_float if isinstance(result, t.WeakType) else t.float64
+    return result
+
+
+def unary_type(op: ast.unaryop, operand: t.Type) -> t.Type | str:
+    """The result type of a unary operation, or an error message."""
+    if isinstance(op, ast.Not):
+        if isinstance(operand, t.ArrayType):
+            return "the truth value of an array is ambiguous"
+        return t.bool_
+    if not isinstance(operand, (t.ScalarType, t.WeakType)):
+        return f"bad operand type for unary operator: {operand}"
+    if isinstance(op, ast.Invert) and operand.kind == "f":
+        return f"bad operand type for unary ~: {operand}"
+    if operand == t.bool_:
+        return t.int64
+    return operand
+
+
+def can_cast(src: t.Type, dst: t.Type) -> bool:
+    """Whether a value of type src may be stored where dst is declared."""
+    src = t.concrete(src)
+    if isinstance(dst, t.ScalarType):
+        return isinstance(src, t.ScalarType)
+    if isinstance(dst, t.ArrayType):
+        return isinstance(src, t.ArrayType) and t.accepts(dst, src)
+    if isinstance(dst, t.TupleType):
+        return isinstance(src, t.TupleType) and len(src.items) == len(dst.items) and all(
+            can_cast(a, b) for a, b in zip(src.items, dst.items, strict=True))
+    return src == dst
+
+
+def constant_index(node: ast.expr) -> int | None:
+    """The value of an integer literal index (``0``, ``-1``), else None."""
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) \
+            and isinstance(node.operand, ast.Constant) and type(node.operand.value) is int:
+        return -node.operand.value
+    return None
+
+
+def dotted_name(node: ast.expr) -> str | None:
+    """``np.sqrt`` for ``Attribute(Name('np'), 'sqrt')``, else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = dotted_name(node.value)
+        return None if base is None else f"{base}.{node.attr}"
+    return None
+
+
+def bind_arguments(fn: FunctionAST, call: ast.Call) -> list[ast.expr | Constant] | str:
+    """Map a call's positional and keyword arguments (and defaults) onto fn's parameters."""
+    if len(call.args) > len(fn.params):
+        return (f"{fn.name}() takes {len(fn.params)} positional arguments but "
+                f"{len(call.args)} were given")
+    bound: dict[str, ast.expr | Constant] = dict(zip(fn.params, call.args, strict=False))
+    for kw in call.keywords:
+        if kw.arg is None:
+            return "**kwargs in calls is not supported"
+        if kw.arg not in fn.params:
+            return f"{fn.name}() got an unexpected keyword argument '{kw.arg}'"
+        if kw.arg in bound:
+            return f"{fn.name}() got multiple values for argument '{kw.arg}'"
+        bound[kw.arg] = kw.value
+    result: list[ast.expr | Constant] = []
+    for p in fn.params:
+        if p in bound:
+            result.append(bound[p])
+        elif fn.default(p) is not None:
+            result.append(fn.default(p))  # type: ignore[arg-type]
+        else:
+            return f"{fn.name}() missing required argument '{p}'"
+    return result
+
+
+def annotation_type(fn: FunctionAST, node: ast.expr) -> t.Type | None:
+    """The type an annotation names (``float``, ``fl.float32``, ``np.int8``), or None."""
+    name = dotted_name(node)
+    value = fn.lookup(name) if name else None
+    if isinstance(value, TypeRef):
+        return t.as_type(value.type_name)
+    if isinstance(value, BuiltinRef) and value.name in CASTS:
+        return CASTS[value.name]
+    if isinstance(node, ast.Subscript) and isinstance(node.value, (ast.Name, ast.Attribute)):
+        base = annotation_type(fn, node.value)
+        if isinstance(base, t.ScalarType):
+            try:
+                return base[_slice_spec(node.slice)]
+            except ValueError:
+                return None
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        try:
+            return t.as_type(node.value)
+        except (ValueError, TypeError):
+            return None
+    return None
+
+
+def _slice_spec(node: ast.expr) -> object:
+    def one(n: ast.expr) -> slice:
+        if isinstance(n, ast.Slice) and n.lower is None and n.upper is None:
+            step = n.step.value if isinstance(n.step, ast.Constant) else None
+            return slice(None, None, step)
+        raise ValueError("not a dimension")
+    if isinstance(node, ast.Tuple):
+        return tuple(one(e) for e in node.elts)
+    return one(node)
+
+
+@attrs.define
+class _Instance:
+    fid: str
+    symbol: str
+    arg_types: tuple[t.Type, ...]
+    return_type: MaybeType = UNKNOWN
+    locals: dict[str, t.Type] = attrs.Factory(dict)
+    exprs: dict = attrs.Factory(dict)
+    calls: dict = attrs.Factory(dict)
+    written: frozenset[str] = frozenset()
+    unknown_nodes: list[ast.AST] = attrs.Factory(list)
+
+
+class ProgramTyper:
+    """Types every function instance reachable from the closure's entry."""
+
+    def __init__(self, closure: Closure):
+        self.closure = closure
+        self.program = closure.program
+        self.instances: dict[tuple[str, tuple[t.Type, ...]], _Instance] = {}
+        self.active: set[tuple[str, tuple[t.Type, ...]]] = set()
+        self.seen: set[tuple[str, tuple[t.Type, ...]]] = set()
+        self.changed = False
+
+    def run(self) -> TypedProgram:
+        entry = self.program.entry_function
+        sig = self.closure.signature
+        if len(sig.args) != len(entry.params):
+            raise CompileError(
+                f"signature has {len(sig.args)} argument types but {entry.name}() takes "
+                f"{len(entry.params)} parameters", entry.filename, entry.line_offset + 1)
+        arg_types = tuple(t.concrete(a) for a in sig.args)
+        for a in arg_types:
+            if isinstance(a, t.NoneType):
+                raise CompileError("arguments cannot be None", entry.filename,
+                                   entry.line_offset + 1)
+        for _ in range(_MAX_ROUNDS):
+            self.seen = set()
+            self.changed = False
+            self.type_instance(entry.fid, arg_types)
+            if not self.changed:
+                break
+        for inst in self.instances.values():
+            fn = self.program.function(inst.fid)
+            if inst.unknown_nodes or isinstance(inst.return_type, _Unknown):
+                node = inst.unknown_nodes[0] if inst.unknown_nodes else fn.tree
+                raise _error(fn, node, f"cannot infer a type here: {fn.name}() depends on its "
+                             "own result with no path that returns a value of a known type")
+        root = self.instances[(entry.fid, arg_types)]
+        if sig.return_type is not None and not can_cast(root.return_type, sig.return_type):
+            raise _error(entry, entry.tree, f"{entry.name}() returns {root.return_type}, which "
+                         f"cannot be converted to the declared {sig.return_type}")
+        functions = tuple(
+            TypedFunction(
+                fid=i.fid, symbol=i.symbol, arg_types=i.arg_types,
+                return_type=(sig.return_type if i is root and sig.return_type is not None
+                             else t.concrete(i.return_type)),  # type: ignore[arg-type]
+                locals=tuple(sorted(i.locals.items())),
+                expr_types=tuple(i.exprs.items()), call_targets=tuple(i.calls.items()),
+                written_params=tuple(sorted(i.written)))
+            for i in self.instances.values())
+        return TypedProgram(self.closure, root.symbol, functions)
+
+    def type_instance(self, fid: str, arg_types: tuple[t.Type, ...]) -> _Instance:
+        key = (fid, arg_types)
+        inst = self.instances.get(key)
+        if inst is None:
+            fn = self.program.function(fid)
+            inst = _Instance(fid, f"{fn.name}.{len(self.instances)}", arg_types)
+            self.instances[key] = inst
+        if key in self.active or key in self.seen:
+            return inst
+        self.seen.add(key)
+        self.active.add(key)
+        before = (inst.return_type, inst.written)
+        FunctionTyper(self, self.program.function(fid), inst).run()
+        self.active.discard(key)
+        if (inst.return_type, inst.written) != before:
+            self.changed = True
+        return inst
+
+
+def _error(fn: FunctionAST, node: ast.AST, message: str) -> CompileError:
+    lineno, col, line = fn.position(node)
+    return CompileError(message, fn.filename, lineno, col, line)
+
+
+class FunctionTyper:
+    """Types one function instance: locals to a fixed point, then expressions and returns."""
+
+    def __init__(self, program: ProgramTyper, fn: FunctionAST, inst: _Instance):
+        self.program = program
+        self.fn = fn
+        self.inst = inst
+        self.params = set(fn.params)
+        self.env: dict[str, t.Type] = dict(zip(fn.params, inst.arg_types, strict=True))
+        self.declared: dict[str, t.Type] = {}
+        self.origins: dict[str, frozenset[str]] = {p: frozenset([p]) for p in fn.params}
+        self.loop_depth = 0
+
+    def fail(self, node: ast.AST, message: str) -> NoReturn:
+        raise _error(self.fn, node, message)
+
+    def run(self) -> None:
+        for _ in range(_MAX_ROUNDS):
+            snapshot = (dict(self.env), dict(self.origins))
+            self.exprs: dict = {}
+            self.calls: dict = {}
+            self.returns: list[t.Type] = []
+            self.written: set[str] = set()
+            self.unknown: list[ast.AST] = []
+            self.block(self.fn.tree.body)
+            if (self.env, self.origins) == snapshot:
+                break
+        else:
+            self.fail(self.fn.tree, "the types of the local variables do not settle")
+        ret: MaybeType = UNKNOWN
+        for r in self.returns:
+            if isinstance(ret, _Unknown):
+                ret = r
+                continue
+            unified = _unify_return(ret, r)
+            if unified is None:
+                self.fail(self.fn.tree, f"{self.fn.name}() returns values of incompatible "
+                          f"types {t.concrete(ret)} and {t.concrete(r)}")
+            ret = unified
+        if not self.returns:
+            ret = t.none
+        if not isinstance(ret, (_Unknown, t.NoneType)) and _may_fall_through(self.fn.tree.body):
+            self.fail(self.fn.tree, f"{self.fn.name}() returns a value on some paths but can "
+                      "reach its end, where Python returns None; end it with a return")
+        if isinstance(ret, t.ArrayType):
+            self.fail(self.fn.tree, "returning arrays is not supported; write into an array "
+                      "argument instead")
+        if isinstance(ret, t.TupleType) and not all(
+                isinstance(i, t.ScalarType) for i in ret.items):
+            self.fail(self.fn.tree, "returned tuples may only hold scalars")
+        self.inst.return_type = ret
+        self.inst.locals = {k: v for k, v in self.env.items() if k not in self.params}
+        self.inst.exprs = self.exprs
+        self.inst.calls = self.calls
+        self.inst.written = frozenset(w for w in self.written if w in self.params)
+        self.inst.unknown_nodes = self.unknown
+
+    # --- statements -------------------------------------------------------------------
+
+    def block(self, stmts: list[ast.stmt]) -> None:
+        for stmt in stmts:
+            self.stmt(stmt)
+
+    def stmt(self, node: ast.stmt) -> None:
+        kind = type(node)
+        if kind in _UNSUPPORTED_STATEMENTS:
+            self.fail(node, f"{_UNSUPPORTED_STATEMENTS[kind]} are not supported in kernels")
+        method = getattr(self, f"stmt_{kind.__name__}", None)
+        if method is None:
+            self.fail(node, f"'{kind.__name__}' statements are not supported in kernels")
+        method(node)
+
+    def stmt_Pass(self, node: ast.Pass) -> None:
+        pass
+
+    def stmt_Expr(self, node: ast.Expr) -> None:
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return  # a docstring or a bare string: no effect
+        self.expr(node.value)
+
+    def stmt_Assign(self, node: ast.Assign) -> None:
+        value = self.expr(node.value)
+        for target in node.targets:
+            self.assign(target, value, node.value)
+
+    def stmt_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if not isinstance(node.target, ast.Name):
+            self.fail(node.target, "annotations are only supported on plain names")
+        declared = annotation_type(self.fn, node.annotation)
+        if declared is None:
+            self.fail(node.annotation, "unknown type in annotation (use float, int, bool, "
+                      "fl.float32, np.int8, ...)")
+        name = node.target.id
+        if name in self.params:
+            self.fail(node.target, f"cannot re-declare the type of parameter '{name}'")
+        previous = self.declared.get(name)
+        if previous is not None and previous != declared:
+            self.fail(node, f"'{name}' was declared {previous} before")
+        self.declared[name] = declared
+        self.env[name] = declared
+        if node.value is not None:
+            value = self.expr(node.value)
+            self.assign(node.target, value, node.value)
+
+    def stmt_AugAssign(self, node: ast.AugAssign) -> None:
+        target = node.target
+        if isinstance(target, ast.Name):
+            current = self.load_name(target)
+        elif isinstance(target, ast.Subscript):
+            current = self.subscript(target, store=True)
+        else:
+            self.fail(target, "augmented assignment needs a name or an array element")
+        value = self.expr(node.value)
+        if isinstance(current, _Unknown) or isinstance(value, _Unknown):
+            self.unknown.append(node)
+            return
+        result = binop_type(node.op, current, value)
+        if isinstance(result, str):
+            self.fail(node, result)
+        self.exprs[node_key(node)] = result
+        if isinstance(target, ast.Name):
+            self.assign(target, result, node)
+        else:
+            self.exprs[node_key(target)] = current
+
+    def stmt_If(self, node: ast.If) -> None:
+        self.condition(node.test)
+        self.block(node.body)
+        self.block(node.orelse)
+
+    def stmt_While(self, node: ast.While) -> None:
+        self.condition(node.test)
+        self.loop_body(node.body)
+        self.block(node.orelse)
+
+    def stmt_For(self, node: ast.For) -> None:
+        it = node.iter
+        name = dotted_name(it.func) if isinstance(it, ast.Call) else None
+        ref = self.fn.lookup(name) if name and not self.is_local(name) else None
+        if not (isinstance(ref, BuiltinRef) and ref.name in ("builtins.range",)):
+            self.fail(it, "for loops must iterate over range(...)")
+        assert isinstance(it, ast.Call)
+        if it.keywords or not 1 <= len(it.args) <= 3:
+            self.fail(it, "range() takes 1 to 3 positional arguments")
+        for arg in it.args:
+            at = self.expr(arg)
+            if not isinstance(at, _Unknown) and not (
+                    isinstance(at, (t.ScalarType, t.WeakType)) and at.kind in "iub"):
+                self.fail(arg, f"range() arguments must be integers, not {at}")
+        if not isinstance(node.target, ast.Name):
+            self.fail(node.target, "the loop variable must be a plain name")
+        self.exprs[node_key(it)] = t.int64
+        self.assign(node.target, t.int64, node.target)
+        self.loop_body(node.body)
+        self.block(node.orelse)
+
+    def loop_body(self, body: list[ast.stmt]) -> None:
+        self.loop_depth += 1
+        self.block(body)
+        self.loop_depth -= 1
+
+    def stmt_Break(self, node: ast.Break) -> None:
+        if not self.loop_depth:
+            self.fail(node, "'break' outside a loop")
+
+    def stmt_Continue(self, node: ast.Continue) -> None:
+        if not self.loop_depth:
+            self.fail(node, "'continue' outside a loop")
+
+    def stmt_Return(self, node: ast.Return) -> None:
+        if node.value is None:
+            self.returns.append(t.none)
+            return
+        value = self.expr(node.value)
+        if not isinstance(value, _Unknown):  # else other returns decide it, or a later round
+            self.returns.append(value)
+
+    def stmt_Raise(self, node: ast.Raise) -> None:
+        if node.exc is None:
+            self.fail(node, "bare 'raise' is not supported; raise an exception class")
+        if node.cause is not None:
+            self.fail(node, "'raise ... from ...' is not supported")
+        self.exception(node.exc)
+
+    def exception(self, exc: ast.expr) -> tuple[ExceptionRef, str]:
+        """The exception class and constant message of a raise."""
+        func = exc.func if isinstance(exc, ast.Call) else exc
+        name = dotted_name(func)
+        ref = self.fn.lookup(name) if name and not self.is_local(name) else None
+        if not isinstance(ref, ExceptionRef):
+            self.fail(exc, "raise needs an exception class, e.g. raise ValueError('message')")
+        message = ""
+        if isinstance(exc, ast.Call):
+            if exc.keywords or len(exc.args) > 1:
+                self.fail(exc, "exceptions take at most one argument, a string literal")
+            if exc.args:
+                arg = exc.args[0]
+                if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+                    self.fail(arg, "exception messages must be string literals")
+                message = arg.value
+        return ref, message
+
+    def stmt_Assert(self, node: ast.Assert) -> None:
+        self.condition(node.test)
+        if node.msg is not None and not (isinstance(node.msg, ast.Constant)
+                                         and isinstance(node.msg.value, str)):
+            self.fail(node.msg, "assert messages must be string literals")
+
+    # --- assignment -------------------------------------------------------------------
+
+    def is_local(self, name: str) -> bool:
+        """Whether a (dotted) name starts at a parameter or local variable."""
+        return name.split(".")[0] in self.fn.local_names
+
+    def assign(self, target: ast.expr, value: MaybeType, value_node: ast.AST) -> None:
+        if isinstance(target, ast.Name):
+            if isinstance(value, _Unknown):
+                return
+            self.assign_name(target, value, value_node)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if isinstance(value, _Unknown):
+                for elt in target.elts:
+                    self.assign(elt, UNKNOWN, value_node)
+                return
+            if not isinstance(value, t.TupleType):
+                self.fail(value_node, f"cannot unpack a value of type {value}")
+            if len(value.items) != len(target.elts):
+                self.fail(value_node, f"cannot unpack {len(value.items)} values into "
+                          f"{len(target.elts)} names")
+            for elt, item in zip(target.elts, value.items, strict=True):
+                self.assign(elt, item, value_node)
+            self.exprs[node_key(target)] = value
+        elif isinstance(target, ast.Subscript):
+            element = self.subscript(target, store=True)
+            if isinstance(element, _Unknown) or isinstance(value, _Unknown):
+                return
+            if not isinstance(element, t.ScalarType):
+                self.fail(target, "only single array elements can be assigned (no slices or "
+                          "whole rows)")
+            if not can_cast(value, element):
+                self.fail(value_node, f"cannot store a {value} in an array of {element}")
+        else:
+            self.fail(target, "can only assign to names, tuples of names and array elements")
+
+    def assign_name(self, target: ast.Name, value: t.Type, value_node: ast.AST) -> None:
+        name = target.id
+        if isinstance(value, t.NoneType):
+            self.fail(value_node, "None cannot be assigned to a variable")
+        if name in self.declared:
+            if not can_cast(value, self.declared[name]):
+                self.fail(value_node, f"cannot assign a {value} to '{name}', declared "
+                          f"{self.declared[name]}")
+            return
+        if name in self.params:
+            current = self.env[name]
+            if not can_cast(value, current) or (
+                    isinstance(current, t.ArrayType) != isinstance(value, t.ArrayType)):
+                self.fail(value_node, f"cannot assign a {value} to parameter '{name}' of "
+                          f"type {current}")
+            return
+        current = self.env.get(name)
+        unified = t.concrete(value) if current is None else t.unify(current, value)
+        if unified is None:
+            self.fail(value_node, f"variable '{name}' is assigned values of incompatible "
+                      f"types {current} and {t.concrete(value)}")
+        self.env[name] = unified
+        if isinstance(value, t.ArrayType):
+            self.origins[name] = self.origins.get(name, frozenset()) | self.array_origins(
+                value_node)
+
+    def array_origins(self, node: ast.AST) -> frozenset[str]:
+        """Which parameters (or frozen globals) an array expression may view."""
+        if isinstance(node, ast.Name):
+            if node.id in self.env:
+                return self.origins.get(node.id, frozenset())
+            return frozenset([f"global {node.id}"])
+        if isinstance(node, ast.Subscript):
+            return self.array_origins(node.value)
+        if isinstance(node, ast.IfExp):
+            return self.array_origins(node.body) | self.array_origins(node.orelse)
+        if isinstance(node, ast.Attribute):
+            return frozenset([f"global {dotted_name(node)}"])
+        return frozenset()
+
+    def mark_written(self, array_node: ast.expr) -> None:
+        for origin in self.array_origins(array_node):
+            if origin.startswith("global "):
+                self.fail(array_node, f"'{origin[7:]}' is a global array frozen into the "
+                          "compiled code and cannot be written")
+            self.written.add(origin)
+
+    def condition(self, node: ast.expr) -> None:
+        kind = self.expr(node)
+        if isinstance(kind, t.ArrayType):
+            self.fail(node, "the truth value of an array is ambiguous")
+        if isinstance(kind, t.NoneType):
+            self.fail(node, "None has no truth value in kernels")
+
+    # --- expressions ------------------------------------------------------------------
+
+    def expr(self, node: ast.expr) -> MaybeType:
+        kind = type(node)
+        if kind in _UNSUPPORTED_EXPRESSIONS:
+            self.fail(node, f"{_UNSUPPORTED_EXPRESSIONS[kind]} are not supported in kernels")
+        method = getattr(self, f"expr_{kind.__name__}", None)
+        if method is None:
+            self.fail(node, f"'{kind.__name__}' expressions are not supported in kernels")
+        result = method(node)
+        if isinstance(result, _Unknown):
+            self.unknown.append(node)
+        else:
+            self.exprs[node_key(node)] = result
+        return result  # type: ignore[no-any-return]
+
+    def expr_Constant(self, node: ast.Constant) -> MaybeType:
+        if isinstance(node.value, str):
+            self.fail(node, "strings are not supported in kernels (except as exception "
+                      "messages)")
+        if isinstance(node.value, (complex, bytes)) or node.value is Ellipsis:
+            self.fail(node, f"{type(node.value).__name__} values are not supported")
+        return constant_type(node.value)
+
+    def load_name(self, node: ast.Name) -> MaybeType:
+        name = node.id
+        if name in self.fn.local_names:
+            return self.env.get(name, UNKNOWN)  # UNKNOWN: no assignment typed yet
+        value = self.fn.lookup(name)
+        if value is None:
+            self.fail(node, f"name '{name}' is not defined")
+        return self.global_type(node, value)
+
+    def expr_Name(self, node: ast.Name) -> MaybeType:
+        return self.load_name(node)
+
+    def global_type(self, node: ast.AST, value: GlobalValue) -> t.Type:
+        if isinstance(value, Constant):
+            return constant_type(value.value)
+        if isinstance(value, ArrayConstant):
+            scalar = t.scalar_from_dtype(np.dtype(value.dtype))
+            assert scalar is not None
+            return t.ArrayType(scalar, len(value.shape), "C")
+        self.fail(node, f"'{dotted_name(node)}' is a {value.describe()}, not a value")
+
+    def expr_Attribute(self, node: ast.Attribute) -> MaybeType:
+        dotted = dotted_name(node)
+        if dotted is not None and not self.is_local(dotted):
+            value = self.fn.lookup(dotted)
+            if value is not None:
+                return self.global_type(node, value)
+        base = self.expr(node.value)
+        if isinstance(base, _Unknown):
+            return UNKNOWN
+        if isinstance(base, t.ArrayType):
+            if node.attr == "shape":
+                return t.TupleType((t.int64,) * base.ndim)
+            if node.attr in ("ndim", "size"):
+                return t.int64
+        self.fail(node, f"{base} has no attribute '{node.attr}' in kernels")
+
+    def expr_Subscript(self, node: ast.Subscript) -> MaybeType:
+        return self.subscript(node, store=False)
+
+    def subscript(self, node: ast.Subscript, store: bool) -> MaybeType:
+        base = self.expr(node.value)
+        indices = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if isinstance(base, t.TupleType):
+            k = constant_index(node.slice)
+            if k is None:
+                self.fail(node.slice, "tuples can only be indexed with integer literals")
+            if store:
+                self.fail(node, "tuples are immutable")
+            if not -len(base.items) <= k < len(base.items):
+                self.fail(node.slice, "tuple index out of range")
+            return base.items[k]
+        index_types = []
+        for index in indices:
+            if isinstance(index, ast.Slice):
+                self.fail(index, "slicing is not supported in kernels; index single elements")
+            it = self.expr(index)
+            if not isinstance(it, _Unknown) and not (
+                    isinstance(it, (t.ScalarType, t.WeakType)) and it.kind in "iu"):
+                self.fail(index, f"array indices must be integers, not {it}")
+            index_types.append(it)
+        if isinstance(base, _Unknown):
+            return UNKNOWN
+        if not isinstance(base, t.ArrayType):
+            self.fail(node.value, f"{base} cannot be indexed")
+        if len(indices) > base.ndim:
+            self.fail(node.slice, f"too many indices for a {base.ndim}-dimensional array")
+        if store:
+            self.mark_written(node.value)
+        if len(indices) == base.ndim:
+            return base.dtype
+        layout = "C" if base.layout == "C" else "A"
+        return t.ArrayType(base.dtype, base.ndim - len(indices), layout)
+
+    def expr_BinOp(self, node: ast.BinOp) -> MaybeType:
+        left, right = self.expr(node.left), self.expr(node.right)
+        if isinstance(left, _Unknown) or isinstance(right, _Unknown):
+            return UNKNOWN
+        result = binop_type(node.op, left, right)
+        if isinstance(result, str):
+            self.fail(node, result)
+        return result
+
+    def expr_UnaryOp(self, node: ast.UnaryOp) -> MaybeType:
+        operand = self.expr(node.operand)
+        if isinstance(operand, _Unknown):
+            return UNKNOWN
+        result = unary_type(node.op, operand)
+        if isinstance(result, str):
+            self.fail(node, result)
+        return result
+
+    def expr_BoolOp(self, node: ast.BoolOp) -> MaybeType:
+        types = [self.expr(v) for v in node.values]
+        for v, vt in zip(node.values, types, strict=True):
+            if isinstance(vt, (t.ArrayType, t.TupleType, t.NoneType)):
+                self.fail(v, f"'and'/'or' operands must be scalars, not {vt}")
+        if any(isinstance(x, _Unknown) for x in types):
+            return UNKNOWN
+        result: t.Type = types[0]  # type: ignore[assignment]
+        for x in types[1:]:
+            if result == x:
+                continue
+            unified = t.unify(result, x)  # type: ignore[arg-type]
+            assert unified is not None
+            result = unified
+        return result
+
+    def expr_Compare(self, node: ast.Compare) -> MaybeType:
+        operands = [self.expr(node.left)] + [self.expr(c) for c in node.comparators]
+        for op in node.ops:
+            if isinstance(op, (ast.Is, ast.IsNot, ast.In, ast.NotIn)):
+                self.fail(node, "'is' and 'in' comparisons are not supported in kernels")
+        for x, n in zip(operands, [node.left, *node.comparators], strict=True):
+            if not isinstance(x, (_Unknown, t.ScalarType, t.WeakType)):
+                self.fail(n, f"only scalars can be compared, not {x}")
+        return t.bool_
+
+    def expr_IfExp(self, node: ast.IfExp) -> MaybeType:
+        self.condition(node.test)
+        a, b = self.expr(node.body), self.expr(node.orelse)
+        if isinstance(a, _Unknown):
+            return b
+        if isinstance(b, _Unknown):
+            return a
+        if a == b:
+            return a
+        unified = t.unify(a, b)
+        if unified is None:
+            self.fail(node, f"the branches of a conditional expression have incompatible "
+                      f"types {a} and {b}")
+        return unified
+
+    def expr_Tuple(self, node: ast.Tuple) -> MaybeType:
+        items = [self.expr(e) for e in node.elts]
+        if any(isinstance(i, _Unknown) for i in items):
+            return UNKNOWN
+        for e, i in zip(node.elts, items, strict=True):
+            if isinstance(i, (t.ArrayType, t.NoneType)):
+                self.fail(e, f"tuples may only hold scalars and tuples, not {i}")
+        return t.TupleType(tuple(t.concrete(i) for i in items))  # type: ignore[arg-type]
+
+    def expr_Call(self, node: ast.Call) -> MaybeType:
+        name = dotted_name(node.func)
+        if name is None or self.is_local(name):
+            self.fail(node.func, "only functions can be called")
+        ref = self.fn.lookup(name)
+        if isinstance(ref, FunctionRef):
+            return self.call_function(node, ref)
+        if isinstance(ref, ExceptionRef):
+            self.fail(node, "exceptions can only be raised")
+        if isinstance(ref, TypeRef):
+            target = t.as_type(ref.type_name)
+            if not isinstance(target, t.ScalarType):
+                self.fail(node, f"{ref.type_name} cannot be called")
+            return self.cast(node, target)
+        if isinstance(ref, BuiltinRef):
+            return self.call_builtin(node, ref.name)
+        if isinstance(ref, ModuleRef):
+            self.fail(node.func, f"module {ref.name} cannot be called")
+        self.fail(node.func, f"'{name}' is not a function")
+
+    def cast(self, node: ast.Call, target: t.ScalarType) -> MaybeType:
+        if node.keywords or len(node.args) != 1:
+            self.fail(node, f"{target}() takes exactly one argument")
+        arg = self.expr(node.args[0])
+        if not isinstance(arg, (_Unknown, t.ScalarType, t.WeakType)):
+            self.fail(node.args[0], f"cannot convert a {arg} to {target}")
+        return target
+
+    def call_builtin(self, node: ast.Call, name: str) -> MaybeType:
+        if name == "builtins.range":
+            self.fail(node, "range() can only be used as the iterable of a for loop")
+        if node.keywords:
+            self.fail(node, f"{name.split('.')[-1]}() takes no keyword arguments in kernels")
+        if name in CASTS:
+            return self.cast(node, CASTS[name])
+        if name == "builtins.len":
+            if len(node.args) != 1:
+                self.fail(node, "len() takes exactly one argument")
+            arg = self.expr(node.args[0])
+            if not isinstance(arg, (_Unknown, t.ArrayType, t.TupleType)):
+                self.fail(node.args[0], f"a {arg} has no len()")
+            return t.int64
+        spec = LIBRARY[name]
+        short = name.replace("builtins.", "").replace("numpy.", "np.")
+        if not spec.min_args <= len(node.args) <= spec.max_args:
+            self.fail(node, f"{short}() takes {spec.min_args}"
+                      + (f" to {spec.max_args}" if spec.max_args != spec.min_args else "")
+                      + f" arguments, got {len(node.args)}")
+        args = [self.expr(a) for a in node.args]
+        for a, at in zip(node.args, args, strict=True):
+            if not isinstance(at, (_Unknown, t.ScalarType, t.WeakType)):
+                self.fail(a, f"{short}() takes scalars, not {at}"
+                          + ("; loop over the array instead" if isinstance(at, t.ArrayType)
+                             else ""))
+        if any(isinstance(a, _Unknown) for a in args):
+            return UNKNOWN
+        if name == "math.gcd" or name == "math.ldexp":
+            for a, at in zip(node.args[1 if name == "math.ldexp" else 0:],
+                             args[1 if name == "math.ldexp" else 0:], strict=True):
+                if at.kind == "f":  # type: ignore[union-attr]
+                    self.fail(a, f"{short}() needs an integer here, not {at}")
+        return result_type(spec, args)  # type: ignore[arg-type]
+
+    def call_function(self, node: ast.Call, ref: FunctionRef) -> MaybeType:
+        callee = self.program.program.function(ref.fid)
+        bound = bind_arguments(callee, node)
+        if isinstance(bound, str):
+            self.fail(node, bound)
+        arg_types: list[t.Type] = []
+        for arg in bound:
+            at = constant_type(arg.value) if isinstance(arg, Constant) else self.expr(arg)
+            if isinstance(at, _Unknown):
+                return UNKNOWN
+            if isinstance(at, t.NoneType):
+                self.fail(node, "None cannot be passed to a function")
+            arg_types.append(t.concrete(at))
+        inst = self.program.type_instance(ref.fid, tuple(arg_types))
+        self.calls[node_key(node)] = inst.symbol
+        for param, arg in zip(callee.params, bound, strict=True):
+            if param in inst.written and isinstance(arg, ast.expr):
+                self.mark_written(arg)
+        return inst.return_type
+
+
+def _unify_return(a: t.Type, b: t.Type) -> t.Type | None:
+    if isinstance(a, t.NoneType) or isinstance(b, t.NoneType):
+        return a if a == b else None
+    return t.unify(a, b)
+
+
+def _may_fall_through(body: list[ast.stmt]) -> bool:
+    """Whether control can reach the end of a statement list (conservatively yes)."""
+    return all(_stmt_may_fall_through(s) for s in body)
+
+
+def _stmt_may_fall_through(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, (ast.Return, ast.Raise)):
+        return False
+    if isinstance(stmt, ast.If):
+        return _may_fall_through(stmt.body) or _may_fall_through(stmt.orelse)
+    if isinstance(stmt, ast.While) and isinstance(stmt.test, ast.Constant) \
+            and bool(stmt.test.value):
+        return any(isinstance(n, ast.Break) for n in _walk_loop_body(stmt.body))
+    return True
+
+
+def _walk_loop_body(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Nodes of a loop body, not descending into nested loops (their breaks are theirs)."""
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, (ast.For, ast.While)):
+            stack.extend(ast.iter_child_nodes(node))
+        else:
+            stack.extend(node.orelse)
+
+
+def infer_types(closure: Closure) -> TypedProgram:
+    """The typing step."""
+    return ProgramTyper(closure).run()

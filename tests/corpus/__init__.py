@@ -1,0 +1,1 @@
+"""Differential-test corpus: plain-Python kernels run under CPython and frostline."""

@@ -1,0 +1,8 @@
+"""Make ``tests/corpus`` importable as ``corpus`` whatever pytest's rootdir layout is."""
+
+import sys
+from pathlib import Path
+
+_TESTS_DIR = str(Path(__file__).resolve().parent.parent)
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
