@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import attrs
 
+from frostline._vectorcall import callable_class, set_entry
 from frostline.fingerprint import digest
 from frostline.types import Type
 
@@ -31,6 +32,11 @@ class EntryABI:
     return_type: Type
     written_params: tuple[str, ...]
     errors: tuple[RaisedError, ...]
+
+    @property
+    def vectorcall_symbol(self) -> str:
+        """The vectorcall trampoline in front of the FASTCALL entry ``symbol``."""
+        return f"{self.symbol}.vectorcall"
 
     @functools.cached_property
     def fingerprint(self) -> str:
@@ -64,33 +70,49 @@ class ObjectCode:
                                 f"{self.target_triple} ({self.target_cpu})"
 
 
-@attrs.frozen(eq=False)
-class Executable:
+class _ExecutableMethods:
     """The last stage: a compiled program, called with runtime arguments only.
 
-    It pickles as its object code; unpickling links that code again, with no
-    code generation.
+    ``exe(*args)`` costs about as much as calling a builtin function.  An
+    Executable pickles as its object code; unpickling links that code again,
+    with no code generation.  It is immutable.
     """
 
-    object_code: ObjectCode
-    native: Callable[..., object] = attrs.field(repr=False)
-    resources: object = attrs.field(repr=False)
+    def __init__(self, object_code: ObjectCode, native: Callable[..., object],
+                 resources: object, vectorcall: int, owner: object):
+        for name, value in (("object_code", object_code), ("native", native),
+                            ("resources", resources), ("_owner", owner)):
+            object.__setattr__(self, name, value)
+        set_entry(self, vectorcall, owner)
 
-    def __call__(self, *args: object) -> object:
-        return self.native(*args)
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Executable is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Executable is immutable")
+
+    @property
+    def abi(self) -> EntryABI:
+        return self.object_code.abi  # type: ignore[attr-defined,no-any-return]
 
     @property
     def signature(self) -> str:
-        return self.object_code.abi.as_text()
+        return self.abi.as_text()  # type: ignore[attr-defined,no-any-return]
 
     @property
     def fingerprint(self) -> str:
-        return self.object_code.fingerprint
+        return self.object_code.fingerprint  # type: ignore[attr-defined,no-any-return]
 
     def as_text(self) -> str:
-        return f"# executable {self.signature}\n{self.object_code.as_text()}"
+        return f"# executable {self.signature}\n{self.object_code.as_text()}"  # type: ignore
 
-    def __reduce__(self) -> tuple[Callable[..., Executable], tuple[ObjectCode]]:
+    def __repr__(self) -> str:
+        return f"<frostline.Executable {self.signature}>"  # type: ignore[attr-defined]
+
+    def __reduce__(self) -> tuple[Callable[..., object], tuple[ObjectCode]]:
         from frostline.backends.llvm.loader import load
 
-        return load, (self.object_code,)
+        return load, (self.object_code,)  # type: ignore[attr-defined]
+
+
+Executable = callable_class("frostline.Executable", _ExecutableMethods)

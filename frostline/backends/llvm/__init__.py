@@ -5,11 +5,13 @@ Each arrow is a step of its own, so a cache can stop the chain anywhere.
 
 from __future__ import annotations
 
+import ast
+
 from frostline import stats
 from frostline.backends.llvm import target
 from frostline.backends.llvm.codegen import lower_program
 from frostline.backends.llvm.loader import load
-from frostline.backends.llvm.wrapper import EntryEmitter
+from frostline.backends.llvm.wrapper import EntryEmitter, emit_vectorcall
 from frostline.stages.executable import EntryABI, ObjectCode
 from frostline.stages.program import CompilableProgram, OptimizedProgram, TargetSpec
 from frostline.stages.typed import TypedProgram
@@ -26,12 +28,25 @@ def lower(typed: TypedProgram, spec: TargetSpec | None = None) -> CompilableProg
     symbol = f"frostline.entry.{typed.closure.fingerprint[:16]}"
     written = tuple(p in entry.written_params for p in entry_ast.params)
     kernel = module.globals[entry.symbol]
-    EntryEmitter(module, kernel, symbol, entry.arg_types, entry.return_type, written).emit()
+    fastcall = EntryEmitter(module, kernel, symbol, entry.arg_types, entry.return_type,
+                            written, release_gil=may_run_long(typed)).emit()
     abi = EntryABI(
         function_name=entry_ast.name, symbol=symbol, param_names=entry_ast.params,
         arg_types=entry.arg_types, return_type=entry.return_type,
         written_params=entry.written_params, errors=tuple(errors))
+    emit_vectorcall(module, fastcall, abi.vectorcall_symbol)
     return CompilableProgram(str(module), abi, spec, typed.closure.program.options.fastmath)
+
+
+def may_run_long(typed: TypedProgram) -> bool:
+    """Whether the GIL is worth releasing: the program loops or calls functions.
+
+    Releasing and taking the GIL back costs more than a straight-line kernel runs.
+    """
+    program = typed.closure.program
+    return len(program.functions) > 1 or any(
+        isinstance(node, (ast.For, ast.While)) for fn in program.functions
+        for node in ast.walk(fn.tree))
 
 
 def optimize(program: CompilableProgram) -> OptimizedProgram:

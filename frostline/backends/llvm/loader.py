@@ -70,14 +70,19 @@ def load(code: ObjectCode) -> Executable:
     with _lock:
         name = f"frostline.{next(_names)}"
         tracker = (llvm.JITLibraryBuilder().add_object_img(code.data).add_current_process()
-                   .export_symbol(abi.symbol).link(_lljit(), name))
-    address = tracker[abi.symbol]
-    native = make_builtin(address, abi, keepalive=tracker)
-    return Executable(code, native, tracker)
+                   .export_symbol(abi.symbol).export_symbol(abi.vectorcall_symbol)
+                   .link(_lljit(), name))
+    native, owner = make_builtin(tracker[abi.symbol], abi, keepalive=tracker)
+    return Executable(code, native, tracker, tracker[abi.vectorcall_symbol], owner)
 
 
-def make_builtin(address: int, abi: EntryABI, keepalive: object) -> Callable[..., object]:
-    """A builtin function object calling the METH_FASTCALL entry at ``address``."""
+def make_builtin(address: int, abi: EntryABI,
+                 keepalive: object) -> tuple[Callable[..., object], tuple[object, ...]]:
+    """A builtin function calling the METH_FASTCALL entry at ``address``, and its ``self``.
+
+    ``self`` (the owner tuple) holds the slow-path reporters and keeps the
+    method definition and the linked code alive.
+    """
     name = abi.function_name.encode()
     doc = f"{abi.as_text()}\n\nCompiled by frostline.".encode()
     method = _PyMethodDef(name, address, METH_FASTCALL, doc)
@@ -87,7 +92,7 @@ def make_builtin(address: int, abi: EntryABI, keepalive: object) -> Callable[...
     owner = (reporter, errors, (method, name, doc, keepalive))
     builtin = _new_builtin(ctypes.addressof(method), owner, None)
     slot.append(builtin)
-    return builtin  # type: ignore[no-any-return]
+    return builtin, owner
 
 
 class ErrorReporter:
@@ -112,9 +117,12 @@ class ArgumentReporter:
         self.abi = abi
         self.native = native
 
-    def __call__(self, *args: object) -> object:
+    def __call__(self, *args: object, **kwargs: object) -> object:
         abi = self.abi
         name = abi.function_name
+        if kwargs:
+            raise TypeError(f"{name}() takes no keyword arguments (an Executable takes "
+                            "positional arguments only)")
         n = len(abi.param_names)
         if len(args) != n:
             raise TypeError(f"{name}() takes {n} positional argument{'s' * (n != 1)} but "

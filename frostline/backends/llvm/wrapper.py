@@ -17,6 +17,7 @@ import struct
 from llvmlite import ir
 
 from frostline import types as t
+from frostline._vectorcall import OWNER_OFFSET
 from frostline.backends.llvm import irtypes as lt
 
 PyObject = lt.i8p
@@ -53,6 +54,15 @@ _API: dict[str, tuple[ir.Type, list[ir.Type]]] = {
 }
 
 
+def declare_api(module: ir.Module, name: str) -> ir.Function:
+    """The declaration of a C API function in the module (made once)."""
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing
+    ret, args = _API[name]
+    return ir.Function(module, ir.FunctionType(ret, args), name=name)
+
+
 def buffer_formats(dtype: t.ScalarType) -> bytes:
     """The struct-module format characters a buffer of this dtype may report."""
     if dtype.is_bool:
@@ -66,12 +76,13 @@ class EntryEmitter:
 
     def __init__(self, module: ir.Module, kernel: ir.Function, symbol: str,
                  arg_types: tuple[t.Type, ...], return_type: t.Type,
-                 written: tuple[bool, ...]):
+                 written: tuple[bool, ...], release_gil: bool):
         self.module = module
         self.kernel = kernel
         self.arg_types = arg_types
         self.return_type = return_type
         self.written = written
+        self.release_gil = release_gil
         fnty = ir.FunctionType(PyObject, [PyObject, PyObject.as_pointer(), lt.i64])
         self.func = ir.Function(module, fnty, name=symbol)
         self.self_obj, self.args, self.nargs = self.func.args
@@ -82,11 +93,7 @@ class EntryEmitter:
         self.buffers: list[ir.Value] = []
 
     def api(self, name: str) -> ir.Function:
-        existing = self.module.globals.get(name)
-        if existing is not None:
-            return existing
-        ret, args = _API[name]
-        return ir.Function(self.module, ir.FunctionType(ret, args), name=name)
+        return declare_api(self.module, name)
 
     def data_symbol(self, name: str) -> ir.Value:
         existing = self.module.globals.get(name)
@@ -128,8 +135,7 @@ class EntryEmitter:
             return self.unbox_array(obj, ty, self.written[k])
         assert isinstance(ty, t.ScalarType)
         if ty.is_float:
-            value = self.call("PyFloat_AsDouble", obj)
-            self.fail_to_slow(self.error_set(value, ir.Constant(lt.f64, -1.0)))
+            value = self.unbox_float(obj)
             return b.fptrunc(value, lt.f32) if ty.bits == 32 else value
         if ty.is_bool:
             true = b.icmp_unsigned("==", obj, self.data_symbol("_Py_TrueStruct"))
@@ -147,6 +153,29 @@ class EntryEmitter:
                             b.icmp_signed(">", value, ir.Constant(lt.i64, hi)))
             self.fail_to_slow(outside)
             value = b.trunc(value, ir.IntType(ty.bits))
+        return value
+
+    def unbox_float(self, obj: ir.Value) -> ir.Value:
+        """An exact float is read in place (ob_fval); anything else goes through the API."""
+        b = self.builder
+        obj_type = b.load(b.bitcast(b.gep(obj, [ir.Constant(lt.i64, 8)]), lt.i8p.as_pointer()))
+        exact = b.icmp_unsigned("==", obj_type, self.data_symbol("PyFloat_Type"))
+        fast = self.func.append_basic_block("float.exact")
+        other = self.func.append_basic_block("float.other")
+        done = self.func.append_basic_block("float.done")
+        b.cbranch(exact, fast, other)
+        b.position_at_end(fast)
+        direct = b.load(b.bitcast(b.gep(obj, [ir.Constant(lt.i64, 16)]), lt.f64.as_pointer()))
+        b.branch(done)
+        b.position_at_end(other)
+        converted = self.call("PyFloat_AsDouble", obj)
+        self.fail_to_slow(self.error_set(converted, ir.Constant(lt.f64, -1.0)))
+        other_end = b.block
+        b.branch(done)
+        b.position_at_end(done)
+        value = b.phi(lt.f64)
+        value.add_incoming(direct, fast)
+        value.add_incoming(converted, other_end)
         return value
 
     def unbox_array(self, obj: ir.Value, ty: t.ArrayType, writable: bool) -> ir.Value:
@@ -221,9 +250,11 @@ class EntryEmitter:
                                         ir.Constant(lt.i64, len(self.arg_types))))
         args = [self.unbox(k, ty) for k, ty in enumerate(self.arg_types)]
         out = self.alloca(lt.value(self.return_type))
-        state = self.call("PyEval_SaveThread")
+        if self.release_gil:
+            state = self.call("PyEval_SaveThread")
         status = b.call(self.kernel, [out, *args])
-        self.call("PyEval_RestoreThread", state)
+        if self.release_gil:
+            self.call("PyEval_RestoreThread", state)
         for buf in self.buffers:
             self.call("PyBuffer_Release", buf)
         failed = self.func.append_basic_block("failed")
@@ -246,3 +277,31 @@ class EntryEmitter:
                         ir.Constant(PyObject, None)))
         self.alloca_builder.branch(first)
         return self.func
+
+
+_ARGUMENTS_OFFSET_MASK = (1 << 63) - 1
+
+
+def emit_vectorcall(module: ir.Module, entry: ir.Function, symbol: str) -> ir.Function:
+    """``vectorcall(callable, args, nargsf, kwnames)`` forwarding to the FASTCALL entry.
+
+    It lets an Executable object be called as cheaply as a builtin function:
+    the owner tuple is read from the callable, keywords go to the slow path.
+    """
+    fnty = ir.FunctionType(PyObject, [PyObject, PyObject.as_pointer(), lt.i64, PyObject])
+    fn = ir.Function(module, fnty, name=symbol)
+    callable_, args, nargsf, kwnames = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    owner_slot = b.bitcast(b.gep(callable_, [ir.Constant(lt.i64, OWNER_OFFSET)]),
+                           PyObject.as_pointer())
+    owner = b.load(owner_slot)
+    nargs = b.and_(nargsf, ir.Constant(lt.i64, _ARGUMENTS_OFFSET_MASK))
+    fast = fn.append_basic_block("fast")
+    keywords = fn.append_basic_block("keywords")
+    b.cbranch(b.icmp_unsigned("==", kwnames, ir.Constant(PyObject, None)), fast, keywords)
+    b.position_at_end(fast)
+    b.ret(b.call(entry, [owner, args, nargs], tail="tail"))
+    b.position_at_end(keywords)
+    reporter = b.call(declare_api(module, "PyTuple_GetItem"), [owner, ir.Constant(lt.i64, 0)])
+    b.ret(b.call(declare_api(module, "PyObject_Vectorcall"), [reporter, args, nargsf, kwnames]))
+    return fn
