@@ -1,0 +1,7 @@
+"""``python -m frostline``."""
+
+import sys
+
+from frostline.cli import main
+
+sys.exit(main())
