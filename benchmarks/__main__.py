@@ -11,7 +11,7 @@ from pathlib import Path
 from . import backends as backends_mod
 from .harness import log
 from .kernels import KERNELS, select
-from .report import has_errors, render
+from .report import has_errors, machine_info, render
 from .suites import Config, Results, c_builder, compile_suite, overhead_suite, runtime_suite
 
 SECTIONS = ("runtime", "compile", "overhead")
@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         if not b.available:
             log(f"note: {b.name} unavailable: {b.error}")
 
+    info = machine_info(backends)  # before the run, for an honest load average
     results = Results(cfg)
     if "compile" in sections:
         results.compile, notes = compile_suite(kernels, backends, cfg)
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m benchmarks" + "".join(
         " " + shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
     )
-    report = render(results, backends, command)
+    report = render(results, backends, command, info)
     print(report, end="")
     if args.output:
         args.output.write_text(report, encoding="utf-8")

@@ -20,7 +20,6 @@ import ctypes
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,10 +99,10 @@ class CBuilder:
         self._libs[kernel.name] = lib
         return lib
 
-    def bind(self, kernel: Kernel, args: Args) -> Callable[[int], Any]:
+    def bind(self, kernel: Kernel, args: Args) -> _CRunner:
         """Return ``run(reps)`` calling the C kernel ``reps`` times on ``args``.
 
-        The arrays in ``args`` must stay alive (and C-contiguous) while ``run`` is used.
+        ``run`` holds a reference to ``args``, so the arrays outlive the raw pointers.
         """
         func = getattr(self.library(kernel), f"run_{kernel.name}")
         argtypes: list[Any] = [ctypes.c_int64]
@@ -128,7 +127,16 @@ class CBuilder:
         func.argtypes = argtypes
         func.restype = _RESTYPES[kernel.name]
 
-        def run(reps: int) -> Any:
-            return func(reps, *cargs)
+        return _CRunner(func, cargs, args)
 
-        return run
+
+class _CRunner:
+    """``run(reps)`` for one bound C kernel; owns the arrays its raw pointers borrow."""
+
+    def __init__(self, func: Any, cargs: list[Any], owner: Args) -> None:
+        self._func = func
+        self._cargs = cargs
+        self._owner = owner  # keeps the arrays behind the pointers in cargs alive
+
+    def __call__(self, reps: int) -> Any:
+        return self._func(reps, *self._cargs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import sys
 import time
 import timeit
@@ -15,6 +16,7 @@ import numpy as np
 
 from .kernels import Args, Kernel
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 RTOL = 1e-9
 ATOL = 1e-12
 
@@ -33,6 +35,10 @@ class Outcome:
         return self.seconds is not None and self.error is None
 
 
+class WrongResult(Exception):
+    """An implementation's result disagrees with the reference."""
+
+
 def log(message: str) -> None:
     """Progress output on stderr (the report goes to stdout)."""
     print(message, file=sys.stderr, flush=True)
@@ -40,7 +46,9 @@ def log(message: str) -> None:
 
 def describe_error(exc: BaseException) -> str:
     """One-line description of ``exc`` for a report cell."""
-    text = " ".join(str(exc).split())
+    text = " ".join(_ANSI.sub("", str(exc)).split())
+    if isinstance(exc, WrongResult):
+        return f"WRONG RESULT: {text}"
     if len(text) > 300:
         text = text[:297] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -59,23 +67,48 @@ def guarded(label: str, action: Callable[..., Outcome], *args: Any) -> Outcome:
         return Outcome(error=describe_error(exc))
 
 
-def best_of(run: Callable[[int], object], *, repeat: int, min_sample: float) -> float:
-    """Best time per call, in seconds, of ``run(number)`` which performs ``number`` calls.
+Runner = Callable[[int], object]
+"""``run(number)`` performs ``number`` calls of one implementation."""
 
-    ``number`` is calibrated so that one sample takes at least ``min_sample``
-    seconds; the minimum over ``repeat`` samples is returned (machines are
-    noisy, the minimum is the most reproducible statistic).
-    """
+
+def calibrate(run: Runner, min_sample: float) -> int:
+    """Calls per sample so that one sample of ``run`` takes at least ``min_sample`` seconds."""
     t0 = time.perf_counter()
     run(1)
     first = time.perf_counter() - t0
-    number = 1 if first >= min_sample else max(1, math.ceil(min_sample / max(first, 1e-7)))
-    samples = [first] if number == 1 else []
-    while len(samples) < repeat:
-        t0 = time.perf_counter()
-        run(number)
-        samples.append((time.perf_counter() - t0) / number)
-    return min(samples)
+    return 1 if first >= min_sample else max(1, math.ceil(min_sample / max(first, 1e-7)))
+
+
+def prepared(
+    label: str, prepare: Callable[..., Runner], *args: Any
+) -> tuple[Runner | None, Outcome]:
+    """Return ``(prepare(*args), pending outcome)`` or ``(None, error outcome)``."""
+    try:
+        return prepare(*args), Outcome(note="pending")
+    except Exception as exc:
+        log(f"  !! {label}: {describe_error(exc)}")
+        log("".join(traceback.format_exception(exc)).rstrip())
+        return None, Outcome(error=describe_error(exc))
+
+
+def best_of(runners: dict[str, Runner], *, repeat: int, min_sample: float) -> dict[str, float]:
+    """Best time per call, in seconds, of each runner.
+
+    Each runner's ``number`` is calibrated so that one sample takes at least
+    ``min_sample`` seconds.  Samples of the different runners are
+    *interleaved* (round-robin, ``repeat`` rounds) so that slow drifts of the
+    machine (frequency, other load) do not favour whichever runs first; the
+    minimum per runner is returned (the most reproducible statistic on a noisy
+    machine).
+    """
+    numbers = {name: calibrate(run, min_sample) for name, run in runners.items()}
+    best = dict.fromkeys(runners, math.inf)
+    for _ in range(repeat):
+        for name, run in runners.items():
+            t0 = time.perf_counter()
+            run(numbers[name])
+            best[name] = min(best[name], (time.perf_counter() - t0) / numbers[name])
+    return best
 
 
 def python_runner(fn: Callable[..., Any], args: Args) -> Callable[[int], None]:

@@ -15,6 +15,7 @@ import numpy as np
 from .backends import Backend
 from .c_kernels import BASE_FLAGS, gcc_version
 from .harness import Outcome, geomean
+from .kernels import KERNELS
 from .suites import CompileRow, OverheadRow, Results, RuntimeRow
 
 # Targets for frostline.
@@ -35,6 +36,17 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+def load_average() -> str:
+    """1-minute load average, flagged when other work competes for the cores."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return "unknown"
+    cores = os.cpu_count() or 1
+    busy = " (**busy machine: timings are noisy**)" if load > 0.25 * cores else ""
+    return f"{load:.2f}{busy}"
+
+
 def machine_info(backends: dict[str, Backend]) -> list[tuple[str, str]]:
     """(label, value) pairs for the report header."""
     try:
@@ -47,6 +59,7 @@ def machine_info(backends: dict[str, Backend]) -> list[tuple[str, str]]:
         ("Date", datetime.datetime.now().astimezone().isoformat(timespec="seconds")),
         ("CPU", cpu_model()),
         ("Cores", f"{os.cpu_count()} logical ({usable} usable by this process)"),
+        ("Load average at start", load_average()),
         ("OS", platform.platform()),
         ("Python", sys.version.split()[0]),
         ("NumPy", np.__version__),
@@ -264,8 +277,9 @@ def compile_section(rows: list[CompileRow]) -> list[str]:
         "## Compile time",
         "",
         "Ahead-of-time compile from the signature string of a fresh function object "
-        "X        "`.compile(sig)`), after one warm-up compile of an unrelated function; "
-        "best of the repeats.",
+        "(`fl.jit(cache=False, **opts)(fn).compile(sig)` vs "
+        "`numba.njit(cache=False, **opts)(fn).compile(sig)`), after one warm-up compile of an "
+        "unrelated function; best of the repeats.",
         "",
     ]
     body = []
@@ -312,11 +326,16 @@ def overhead_section(rows: list[OverheadRow]) -> list[str]:
     return out
 
 
-def render(results: Results, backends: dict[str, Backend], command: str) -> str:
-    """The full Markdown report."""
+def render(
+    results: Results,
+    backends: dict[str, Backend],
+    command: str,
+    info: list[tuple[str, str]],
+) -> str:
+    """The full Markdown report; ``info`` is ``machine_info()`` taken before the run."""
     cfg = results.config
     lines = ["# frostline benchmarks", ""]
-    lines += [f"- **{k}:** {v}" for k, v in machine_info(backends)]
+    lines += [f"- **{k}:** {v}" for k, v in info]
     lines += [
         f"- **Mode:** {cfg.scale} (run time: min of {cfg.repeat} samples of "
         f"≥ {cfg.min_sample * 1e3:g} ms; compile: min of {cfg.compile_repeat})",
@@ -348,7 +367,7 @@ def render(results: Results, backends: dict[str, Backend], command: str) -> str:
     notes.append(
         "frostline and numba compile the *same* Python function objects with the "
         "same options: `boundscheck=False`, `fastmath=True` only for "
-        + (", ".join(r.kernel.name for r in results.runtime if r.kernel.fastmath) or "dot")
+        + ", ".join(k.name for k in KERNELS if k.fastmath)
         + " (so the reduction can vectorise), `cache=False`; "
         "`FROSTLINE_CACHE=0`."
     )
@@ -357,6 +376,11 @@ def render(results: Results, backends: dict[str, Backend], command: str) -> str:
         "`-ffp-contract=off` otherwise (no FMA contraction, like LLVM without "
         "fastmath); each call goes through a non-inlinable wrapper and the repeat "
         "loop runs inside C."
+    )
+    notes.append(
+        "Run time: each implementation's calls per sample are calibrated to >= "
+        f"{cfg.min_sample * 1e3:g} ms; the samples of the implementations are interleaved "
+        "(round-robin) and the minimum per implementation is reported."
     )
     notes.append(
         "NumPy (BLAS) marks a library routine (`np.dot`, `@`) rather than the "

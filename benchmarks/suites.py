@@ -14,12 +14,16 @@ from .backends import Backend
 from .c_kernels import CBuilder, gcc_path
 from .harness import (
     Outcome,
+    Runner,
+    WrongResult,
     best_of,
+    describe_error,
     expected_result,
     guarded,
     log,
     mismatch,
     ns_per_call,
+    prepared,
     python_runner,
     result_of,
 )
@@ -55,10 +59,10 @@ class Config:
 
     @classmethod
     def full(cls) -> Config:
-        """Full-size problems (each call 10-100 ms) and more repeats."""
+        """Full-size problems (mostly 10-100 ms per call) and more repeats."""
         return cls(
             "full",
-            repeat=7,
+            repeat=9,
             min_sample=0.05,
             compile_repeat=3,
             overhead_repeat=5,
@@ -117,29 +121,27 @@ def _missing(backend: Backend) -> Outcome:
 # --------------------------------------------------------------------------
 
 
-def _time_python(kernel: Kernel, fn: Any, expected: Any, cfg: Config) -> Outcome:
+def _prepare_python(kernel: Kernel, fn: Any, expected: Any, cfg: Config) -> Runner:
+    """Check ``fn`` on fresh timed-size inputs (JIT-compiling it) and return its runner."""
     args = kernel.args(cfg.scale)
     returned = fn(*args)  # JIT-compiles on the first call
     bad = mismatch(result_of(kernel, args, returned), expected)
     if bad:
-        return Outcome(error=f"WRONG RESULT: {bad}")
-    return Outcome(
-        seconds=best_of(python_runner(fn, args), repeat=cfg.repeat, min_sample=cfg.min_sample)
-    )
+        raise WrongResult(bad)
+    return python_runner(fn, args)
 
 
-def _time_jit(kernel: Kernel, backend: Backend, expected: Any, cfg: Config) -> Outcome:
-    return _time_python(kernel, backend.jit(kernel.fn, kernel.options), expected, cfg)
+def _prepare_jit(kernel: Kernel, backend: Backend, expected: Any, cfg: Config) -> Runner:
+    return _prepare_python(kernel, backend.jit(kernel.fn, kernel.options), expected, cfg)
 
 
-def _time_c(kernel: Kernel, builder: CBuilder, expected: Any, cfg: Config) -> Outcome:
+def _prepare_c(kernel: Kernel, builder: CBuilder, expected: Any, cfg: Config) -> Runner:
     args = kernel.args(cfg.scale)
     run = builder.bind(kernel, args)
-    returned = run(1)
-    bad = mismatch(result_of(kernel, args, returned), expected)
+    bad = mismatch(result_of(kernel, args, run(1)), expected)
     if bad:
-        return Outcome(error=f"WRONG RESULT: {bad}")
-    return Outcome(seconds=best_of(run, repeat=cfg.repeat, min_sample=cfg.min_sample))
+        raise WrongResult(bad)
+    return run
 
 
 def _python_check(kernel: Kernel) -> str | None:
@@ -159,27 +161,40 @@ def runtime_suite(
         log(f"[run time] {kernel.name} ({kernel.size_label(cfg.scale)})")
         row = RuntimeRow(kernel, kernel.size_label(cfg.scale), {}, _python_check(kernel))
         expected = expected_result(kernel, kernel.args(cfg.scale))
+        runners: dict[str, Runner] = {}
         for name in ("frostline", "numba"):
             backend = backends[name]
             if not backend.available:
                 row.cells[name] = _missing(backend)
                 continue
-            log(f"  {name}")
-            row.cells[name] = guarded(
-                f"{name} {kernel.name}", _time_jit, kernel, backend, expected, cfg
+            log(f"  check {name}")
+            runners[name], row.cells[name] = prepared(
+                f"{name} {kernel.name}", _prepare_jit, kernel, backend, expected, cfg
             )
         if kernel.numpy is None:
             row.cells["numpy"] = Outcome(note="n/a")
         else:
-            log("  numpy")
-            row.cells["numpy"] = guarded(
-                f"numpy {kernel.name}", _time_python, kernel, kernel.numpy, expected, cfg
+            log("  check numpy")
+            runners["numpy"], row.cells["numpy"] = prepared(
+                f"numpy {kernel.name}", _prepare_python, kernel, kernel.numpy, expected, cfg
             )
         if builder is None:
             row.cells["c"] = Outcome(note="no gcc")
         else:
-            log("  c")
-            row.cells["c"] = guarded(f"C {kernel.name}", _time_c, kernel, builder, expected, cfg)
+            log("  check C")
+            runners["c"], row.cells["c"] = prepared(
+                f"C {kernel.name}", _prepare_c, kernel, builder, expected, cfg
+            )
+        live = {name: run for name, run in runners.items() if run is not None}
+        log(f"  timing {', '.join(live)}")
+        try:
+            times = best_of(live, repeat=cfg.repeat, min_sample=cfg.min_sample)
+        except Exception as exc:  # a crash while timing: blame nobody in particular
+            for name in live:
+                row.cells[name] = Outcome(error=f"while timing: {describe_error(exc)}")
+        else:
+            for name, seconds in times.items():
+                row.cells[name] = Outcome(seconds=seconds)
         rows.append(row)
     return rows
 

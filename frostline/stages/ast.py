@@ -143,8 +143,22 @@ class TypeRef:
         return f"type {self.type_name}"
 
 
+@attrs.frozen
+class Unsupported:
+    """A name whose value kernels cannot use; typing reports it where it is used."""
+
+    type_name: str
+
+    @property
+    def fingerprint(self) -> str:
+        return digest("unsupported", self.type_name)
+
+    def describe(self) -> str:
+        return f"unsupported {self.type_name}"
+
+
 GlobalValue = Union[Constant, ArrayConstant, ModuleRef, BuiltinRef, FunctionRef, ExceptionRef,
-                    TypeRef]
+                    TypeRef, Unsupported]
 
 
 @functools.lru_cache(maxsize=512)

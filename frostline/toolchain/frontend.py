@@ -31,6 +31,7 @@ from frostline.stages.ast import (
     ModuleRef,
     ProgramAST,
     TypeRef,
+    Unsupported,
     assigned_names,
 )
 from frostline.stages.definition import Definition
@@ -160,11 +161,7 @@ class _FunctionReader:
                 raise self.error(f"module '{value.__name__}' has no attribute '{attr}'", node)
             value = getattr(value, attr)
         frozen = self.freeze(value)
-        if frozen is None:
-            raise self.error(f"'{dotted}' refers to a {type(value).__name__}, which kernels "
-                             "cannot use (numbers, tuples, arrays, math and NumPy functions "
-                             "and other functions are supported)", node)
-        return frozen
+        return Unsupported(type(value).__name__) if frozen is None else frozen
 
     def freeze(self, value: object) -> GlobalValue | _Callee | None:
         builtin = _builtin_name(value)
@@ -212,6 +209,10 @@ def _dotted(node: ast.expr) -> str | None:
     return None
 
 
+_OWN_SCOPES = (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.ListComp,
+               ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
 def _free_references(fn: ast.FunctionDef, local: set[str]) -> list[tuple[str, ast.AST]]:
     """Every free name and the longest dotted chain on it, in source order."""
     found: list[tuple[str, ast.AST]] = []
@@ -228,6 +229,8 @@ def _free_references(fn: ast.FunctionDef, local: set[str]) -> list[tuple[str, as
                 and node.id not in local:
             found.append((node.id, node))
             return
+        if isinstance(node, _OWN_SCOPES):
+            return  # typing rejects these; their names are not the kernel's
         for child in ast.iter_child_nodes(node):
             visit(child)
 

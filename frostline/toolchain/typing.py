@@ -30,6 +30,7 @@ from frostline.stages.ast import (
     GlobalValue,
     ModuleRef,
     TypeRef,
+    Unsupported,
 )
 from frostline.stages.closure import Closure
 from frostline.stages.typed import TypedFunction, TypedProgram, node_key
@@ -331,12 +332,18 @@ class FunctionTyper:
     def fail(self, node: ast.AST, message: str) -> NoReturn:
         raise _error(self.fn, node, message)
 
+    def unsupported(self, node: ast.AST, value: Unsupported) -> NoReturn:
+        self.fail(node, f"'{dotted_name(node)}' refers to a {value.type_name}, which kernels "
+                  "cannot use (numbers, tuples, arrays, math and NumPy functions and other "
+                  "Python functions are supported)")
+
     def run(self) -> None:
         for _ in range(_MAX_ROUNDS):
             snapshot = (dict(self.env), dict(self.origins))
             self.exprs: dict = {}
             self.calls: dict = {}
             self.returns: list[t.Type] = []
+            self.value_returns = 0
             self.written: set[str] = set()
             self.unknown: list[ast.AST] = []
             self.block(self.fn.tree.body)
@@ -354,7 +361,7 @@ class FunctionTyper:
                 self.fail(self.fn.tree, f"{self.fn.name}() returns values of incompatible "
                           f"types {t.concrete(ret)} and {t.concrete(r)}")
             ret = unified
-        if not self.returns:
+        if not self.value_returns:
             ret = t.none
         if not isinstance(ret, (_Unknown, t.NoneType)) and _may_fall_through(self.fn.tree.body):
             self.fail(self.fn.tree, f"{self.fn.name}() returns a value on some paths but can "
@@ -489,6 +496,7 @@ class FunctionTyper:
             self.returns.append(t.none)
             return
         value = self.expr(node.value)
+        self.value_returns += 1
         if not isinstance(value, _Unknown):  # else other returns decide it, or a later round
             self.returns.append(value)
 
@@ -656,6 +664,8 @@ class FunctionTyper:
             scalar = t.scalar_from_dtype(np.dtype(value.dtype))
             assert scalar is not None
             return t.ArrayType(scalar, len(value.shape), "C")
+        if isinstance(value, Unsupported):
+            self.unsupported(node, value)
         self.fail(node, f"'{dotted_name(node)}' is a {value.describe()}, not a value")
 
     def expr_Attribute(self, node: ast.Attribute) -> MaybeType:
@@ -797,6 +807,8 @@ class FunctionTyper:
             return self.call_builtin(node, ref.name)
         if isinstance(ref, ModuleRef):
             self.fail(node.func, f"module {ref.name} cannot be called")
+        if isinstance(ref, Unsupported):
+            self.unsupported(node.func, ref)
         self.fail(node.func, f"'{name}' is not a function")
 
     def cast(self, node: ast.Call, target: t.ScalarType) -> MaybeType:

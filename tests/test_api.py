@@ -1,0 +1,187 @@
+"""The public API: jit, compile, Executable calls, argument errors, stats."""
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+import frostline as fl
+
+
+def axpy(a, x, y):
+    for i in range(x.shape[0]):
+        y[i] += a * x[i]
+
+
+def add3(a, b, c):
+    return a + b + c
+
+
+def annotated(x: fl.float64[::1], n: fl.int64) -> fl.float64:
+    return x[n] * 2
+
+
+def test_jit_as_decorator_call_and_with_options():
+    plain = fl.jit(add3)
+    assert plain(1.0, 2.0, 3.0) == 6.0
+    decorated = fl.jit(boundscheck=True, fastmath=True)(add3)
+    assert decorated.options.boundscheck and decorated.options.fastmath
+    assert decorated(1, 2, 3) == 6
+    assert plain.__name__ == "add3" and plain.py_func is add3
+
+
+def test_jit_compiles_once_per_argument_types():
+    f = fl.jit(add3, cache=False)
+    before = fl.stats()["compiled"]
+    f(1.0, 2.0, 3.0)
+    f(4.0, 5.0, 6.0)
+    assert fl.stats()["compiled"] == before + 1
+    f(1, 2, 3)
+    assert fl.stats()["compiled"] == before + 2
+    assert len(f.signatures) == 2
+
+
+def test_compile_ahead_of_time_from_string_and_type_objects():
+    x, y = np.arange(5.0), np.ones(5)
+    exe = fl.jit(axpy).compile("float64, float64[:], float64[:]")
+    assert isinstance(exe, fl.Executable)
+    exe(2.0, x, y)
+    np.testing.assert_array_equal(y, 1 + 2 * np.arange(5.0))
+    exe2 = fl.jit(axpy).compile(fl.float64, fl.float64[:], fl.float64[:])
+    y2 = np.ones(5)
+    exe2(2.0, x, y2)
+    np.testing.assert_array_equal(y, y2)
+
+
+def test_compile_from_annotations_and_typeof():
+    f = fl.jit(annotated)
+    exe = f.compile()
+    assert exe(np.arange(3.0), 2) == 4.0
+    exe2 = fl.jit(add3).compile(*map(fl.typeof, (1.0, 2, np.float32(3))))
+    assert exe2(1.0, 2, 3.0) == 6.0
+
+
+def test_compile_without_annotations_asks_for_a_signature():
+    with pytest.raises(TypeError, match="'a' has no annotation"):
+        fl.jit(add3).compile()
+
+
+def test_signature_with_return_type_converts_the_result():
+    exe = fl.jit(add3).compile("float64(int64, int64, int64)")
+    result = exe(1, 2, 3)
+    assert result == 6.0 and isinstance(result, float)
+
+
+def test_executable_call_checks_arguments_and_names_the_parameter():
+    exe = fl.jit(axpy).compile("float64, float64[::1], float64[::1]")
+    x = np.arange(4.0)
+    with pytest.raises(TypeError, match=r"takes 3 positional arguments but 2 were given"):
+        exe(1.0, x)
+    with pytest.raises(TypeError, match=r"argument 'a' must be float64, not str"):
+        exe("1", x, x.copy())
+    with pytest.raises(TypeError, match=r"argument 'x' must be a float64\[::1\] array, not list"):
+        exe(1.0, [1.0, 2.0], x.copy())
+    with pytest.raises(TypeError, match=r"argument 'y' must be a float64\[::1\] array, got int64"):
+        exe(1.0, x, np.arange(4))
+    with pytest.raises(TypeError, match=r"argument 'x' must be a 1-dimensional array"):
+        exe(1.0, np.zeros((2, 2)), x.copy())
+    with pytest.raises(TypeError, match=r"argument 'x' must be C-contiguous"):
+        exe(1.0, np.arange(8.0)[::2], x.copy())
+    readonly = x.copy()
+    readonly.flags.writeable = False
+    with pytest.raises(TypeError, match=r"argument 'y' must be a writable array"):
+        exe(1.0, x, readonly)
+    exe(1.0, readonly, x.copy())  # x is only read: a read-only array is fine
+    with pytest.raises(TypeError, match="keyword"):
+        exe(1.0, x, y=x.copy())
+
+
+def test_integer_parameters_reject_floats_and_out_of_range_values():
+    exe = fl.jit(add3).compile("int8, int64, uint64")
+    assert exe(1, 2, 3) == 6
+    with pytest.raises(TypeError, match="argument 'b' must be int64, not float"):
+        exe(1, 2.0, 3)
+    with pytest.raises(OverflowError, match="argument 'a' = 300 is out of range for int8"):
+        exe(300, 2, 3)
+    with pytest.raises(OverflowError, match="argument 'c' = -1 is out of range for uint64"):
+        exe(1, 2, -1)
+
+
+def test_numpy_scalars_and_bools_are_accepted():
+    def pick(flag, a, b):
+        return a if flag else b
+
+    exe = fl.jit(pick).compile("bool, float64, float64")
+    assert exe(True, 1.0, 2.0) == 1.0
+    assert exe(np.bool_(False), np.float64(1.0), np.float32(2.0)) == 2.0
+    with pytest.raises(TypeError, match="argument 'flag' must be bool, not int"):
+        exe(1, 1.0, 2.0)
+
+
+def test_dispatcher_keywords_and_defaults():
+    def scaled(x, k=2.0):
+        return x * k
+
+    f = fl.jit(scaled)
+    assert f(3.0) == 6.0
+    assert f(3.0, k=3.0) == 9.0
+    assert f(k=1.0, x=5.0) == 5.0
+    with pytest.raises(TypeError):
+        f()
+
+
+def test_dispatcher_rejects_unsupported_argument_values():
+    with pytest.raises(TypeError, match="argument 'a'"):
+        fl.jit(add3)("x", 1.0, 2.0)
+    with pytest.raises(TypeError, match="argument 'b'"):
+        fl.jit(add3)(1.0, (1, 2), 2.0)
+
+
+def test_stats_counts_code_generation_and_memory_hits():
+    before = fl.stats()
+    fl.jit(add3).compile("float32, float32, float32")
+    fl.jit(add3).compile("float32, float32, float32")  # a new dispatcher, same content
+    after = fl.stats()
+    assert after["compiled"] - before["compiled"] <= 1
+    assert after["memory_hits"] > before["memory_hits"]
+
+
+def test_results_are_python_objects():
+    def many(x):
+        return x, x > 0, int(x), np.float32(x)
+
+    result = fl.jit(many)(2.5)
+    assert result == (2.5, True, 2, 2.5)
+    assert [type(v) for v in result] == [float, bool, int, float]
+
+
+def test_executables_are_immutable_and_pickle():
+    exe = fl.jit(add3).compile("float64, float64, float64")
+    with pytest.raises(AttributeError):
+        exe.native = None
+    clone = pickle.loads(pickle.dumps(exe))
+    assert clone(1.0, 2.0, 3.0) == 6.0
+    assert clone.fingerprint == exe.fingerprint
+
+
+def test_executable_runs_from_other_threads():
+    import threading
+
+    def work(x, n):
+        s = 0.0
+        for _ in range(n):
+            for i in range(x.shape[0]):
+                s += math.sqrt(x[i])
+        return s
+
+    exe = fl.jit(work).compile("float64[::1], int64")
+    x = np.arange(1000.0)
+    expected = exe(x, 10)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(exe(x, 10))) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert results == [expected] * 4
