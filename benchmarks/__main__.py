@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         kernels = select([n for n in names if n not in SECTIONS])
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}; sections: {', '.join(SECTIONS)}", file=sys.stderr)
         return 2
     cfg = Config.quick() if args.quick else Config.full()
     if args.repeat:

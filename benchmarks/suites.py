@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,8 +65,8 @@ class Config:
             "full",
             repeat=9,
             min_sample=0.05,
-            compile_repeat=3,
-            overhead_repeat=5,
+            compile_repeat=5,
+            overhead_repeat=7,
             overhead_number=None,
         )
 
@@ -216,31 +217,56 @@ def _cache_warnings(before: dict[str, int] | None, after: dict[str, int] | None)
     return warnings
 
 
-def _time_compile(kernel: Kernel, backend: Backend, cfg: Config) -> Outcome:
-    times = []
-    notes: list[str] = []
-    exe: Any = None
-    for _ in range(cfg.compile_repeat):
-        before = backend.counters()
-        t0 = time.perf_counter()
-        exe = backend.compile(kernel.fn, kernel.signature, kernel.options)
-        elapsed = time.perf_counter() - t0
-        notes += _cache_warnings(before, backend.counters())
-        times.append(elapsed)
-    # Check the ahead-of-time compiled code once (outside the timing).
+def _compile_once(kernel: Kernel, backend: Backend) -> tuple[float, list[str], Any]:
+    """Seconds for one ahead-of-time compile, cache warnings, and the executable."""
+    before = backend.counters()
+    t0 = time.perf_counter()
+    exe = backend.compile(kernel.fn, kernel.signature, kernel.options)
+    elapsed = time.perf_counter() - t0
+    return elapsed, _cache_warnings(before, backend.counters()), exe
+
+
+def _check_executable(kernel: Kernel, backend: Backend, exe: Any) -> list[str]:
+    """Run the ahead-of-time executable once on small inputs; raise if it is wrong."""
     args = kernel.args("check")
     t0 = time.perf_counter()
     returned = exe(*args)
     first_call = time.perf_counter() - t0
-    if backend.name == "frostline" and first_call > 5e-3:
-        notes.append(
-            f"first call of the executable took {first_call * 1e3:.1f} ms "
-            "(work deferred past compile()?)"
-        )
     bad = mismatch(result_of(kernel, args, returned), expected_result(kernel, kernel.args("check")))
     if bad:
-        return Outcome(error=f"compiled, but the executable gives a WRONG RESULT: {bad}")
-    return Outcome(seconds=min(times), note="; ".join(dict.fromkeys(notes)) or None)
+        raise WrongResult(f"the compiled executable: {bad}")
+    if backend.name == "frostline" and first_call > 5e-3:
+        return [
+            f"first call of the executable took {first_call * 1e3:.1f} ms "
+            "(work deferred past compile()?)"
+        ]
+    return []
+
+
+def _compile_kernel(kernel: Kernel, backends: list[Backend], cfg: Config) -> dict[str, Outcome]:
+    """Compile ``kernel`` ``cfg.compile_repeat`` times per back-end, interleaved; best time."""
+    cells: dict[str, Outcome] = {}
+    times: dict[str, list[float]] = {b.name: [] for b in backends}
+    notes: dict[str, list[str]] = {b.name: [] for b in backends}
+    for round_ in range(cfg.compile_repeat):
+        for backend in backends:
+            if backend.name in cells:  # already failed
+                continue
+            try:
+                seconds, warnings, exe = _compile_once(kernel, backend)
+                times[backend.name].append(seconds)
+                notes[backend.name] += warnings
+                if round_ == 0:
+                    notes[backend.name] += _check_executable(kernel, backend, exe)
+            except Exception as exc:
+                log(f"  !! compile {backend.name} {kernel.name}: {describe_error(exc)}")
+                log("".join(traceback.format_exception(exc)).rstrip())
+                cells[backend.name] = Outcome(error=describe_error(exc))
+    for backend in backends:
+        if backend.name not in cells:
+            note = "; ".join(dict.fromkeys(notes[backend.name])) or None
+            cells[backend.name] = Outcome(seconds=min(times[backend.name]), note=note)
+    return cells
 
 
 def compile_suite(
@@ -257,15 +283,10 @@ def compile_suite(
     rows = []
     for kernel in kernels:
         log(f"[compile] {kernel.name}")
-        cells = {}
-        for name in ("frostline", "numba"):
-            backend = backends[name]
+        cells = _compile_kernel(kernel, live, cfg)
+        for backend in backends.values():
             if not backend.available:
-                cells[name] = _missing(backend)
-                continue
-            cells[name] = guarded(
-                f"compile {name} {kernel.name}", _time_compile, kernel, backend, cfg
-            )
+                cells[backend.name] = _missing(backend)
         rows.append(CompileRow(kernel, cells))
     return rows, notes
 

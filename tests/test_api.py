@@ -76,8 +76,10 @@ def test_signature_with_return_type_converts_the_result():
 def test_executable_call_checks_arguments_and_names_the_parameter():
     exe = fl.jit(axpy).compile("float64, float64[::1], float64[::1]")
     x = np.arange(4.0)
-    with pytest.raises(TypeError, match=r"takes 3 positional arguments but 2 were given"):
+    with pytest.raises(TypeError, match=r"missing 1 required positional argument: 'y'"):
         exe(1.0, x)
+    with pytest.raises(TypeError, match=r"takes 3 positional arguments but 4 were given"):
+        exe(1.0, x, x, x)
     with pytest.raises(TypeError, match=r"argument 'a' must be float64, not str"):
         exe("1", x, x.copy())
     with pytest.raises(TypeError, match=r"argument 'x' must be a float64\[::1\] array, not list"):

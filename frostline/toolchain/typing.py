@@ -552,8 +552,10 @@ class FunctionTyper:
             if len(value.items) != len(target.elts):
                 self.fail(value_node, f"cannot unpack {len(value.items)} values into "
                           f"{len(target.elts)} names")
-            for elt, item in zip(target.elts, value.items, strict=True):
-                self.assign(elt, item, value_node)
+            literal = isinstance(value_node, ast.Tuple) and len(value_node.elts) == len(
+                target.elts)
+            for k, (elt, item) in enumerate(zip(target.elts, value.items, strict=True)):
+                self.assign(elt, item, value_node.elts[k] if literal else value_node)
             self.exprs[node_key(target)] = value
         elif isinstance(target, ast.Subscript):
             element = self.subscript(target, store=True)
@@ -582,6 +584,8 @@ class FunctionTyper:
                     isinstance(current, t.ArrayType) != isinstance(value, t.ArrayType)):
                 self.fail(value_node, f"cannot assign a {value} to parameter '{name}' of "
                           f"type {current}")
+            if isinstance(value, t.ArrayType):
+                self.origins[name] = self.origins[name] | self.array_origins(value_node)
             return
         current = self.env.get(name)
         unified = t.concrete(value) if current is None else t.unify(current, value)
@@ -603,6 +607,8 @@ class FunctionTyper:
             return self.array_origins(node.value)
         if isinstance(node, ast.IfExp):
             return self.array_origins(node.body) | self.array_origins(node.orelse)
+        if isinstance(node, ast.Tuple):
+            return frozenset().union(*(self.array_origins(e) for e in node.elts))
         if isinstance(node, ast.Attribute):
             return frozenset([f"global {dotted_name(node)}"])
         return frozenset()
@@ -785,8 +791,8 @@ class FunctionTyper:
         if any(isinstance(i, _Unknown) for i in items):
             return UNKNOWN
         for e, i in zip(node.elts, items, strict=True):
-            if isinstance(i, (t.ArrayType, t.NoneType)):
-                self.fail(e, f"tuples may only hold scalars and tuples, not {i}")
+            if isinstance(i, t.NoneType):
+                self.fail(e, "tuples cannot hold None")
         return t.TupleType(tuple(t.concrete(i) for i in items))  # type: ignore[arg-type]
 
     def expr_Call(self, node: ast.Call) -> MaybeType:

@@ -228,13 +228,18 @@ def float_pow(em: Emitter, a: ir.Value, c: ir.Value, python_errors: bool) -> ir.
     b = em.builder
     zero = ir.Constant(a.type, 0.0)
     if python_errors:
-        em.raise_if(b.and_(b.fcmp_ordered("==", a, zero), b.fcmp_ordered("<", c, zero)),
+        # CPython settles infinite exponents first: 0.0 ** -inf is inf, not an error.
+        finite_c = b.fcmp_ordered("<", b.call(_fabs(em, c), [c]),
+                                  ir.Constant(a.type, math.inf))
+        em.raise_if(b.and_(finite_c, b.and_(b.fcmp_ordered("==", a, zero),
+                                            b.fcmp_ordered("<", c, zero))),
                     "ZeroDivisionError", "0.0 cannot be raised to a negative power")
         floor_fn = em.extern(f"llvm.floor.f{_bits(a.type)}", a.type, [a.type])
         fractional = b.fcmp_ordered("!=", b.call(floor_fn, [c]), c)
-        finite_c = b.fcmp_ordered("<", b.call(_fabs(em, c), [c]),
+        finite_a = b.fcmp_ordered("<", b.call(_fabs(em, a), [a]),
                                   ir.Constant(a.type, math.inf))
-        em.raise_if(b.and_(b.and_(b.fcmp_ordered("<", a, zero), fractional), finite_c),
+        em.raise_if(b.and_(b.and_(b.fcmp_ordered("<", a, zero), fractional),
+                           b.and_(finite_a, finite_c)),
                     "ValueError", "negative number cannot be raised to a fractional power "
                     "(the result would be complex)")
     pow_fn = em.extern(f"llvm.pow.f{_bits(a.type)}", a.type, [a.type, a.type])

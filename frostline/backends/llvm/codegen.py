@@ -336,8 +336,9 @@ class FunctionLowerer:
                           "range() arg 3 must not be zero")
         elif known_step == 0:
             self.fail(call.args[2], "range() arg 3 must not be zero")
-        counter = self.alloca(lt.i64, "range.i")
-        b.store(start, counter)
+        trips = self.trip_count(start, stop, step, known_step)
+        counter = self.alloca(lt.i64, "range.k")
+        b.store(zero, counter)
         head = self.func.append_basic_block("for.cond")
         body = self.func.append_basic_block("for.body")
         incr = self.func.append_basic_block("for.incr")
@@ -345,24 +346,46 @@ class FunctionLowerer:
         end = self.func.append_basic_block("for.end")
         b.branch(head)
         b.position_at_end(head)
-        i = b.load(counter)
-        if known_step is not None:
-            cond = b.icmp_signed("<" if known_step > 0 else ">", i, stop)
-        else:
-            cond = b.select(b.icmp_signed(">", step, zero), b.icmp_signed("<", i, stop),
-                            b.icmp_signed(">", i, stop))
-        b.cbranch(cond, body, orelse)
+        k = b.load(counter)
+        b.cbranch(b.icmp_unsigned("<", k, trips), body, orelse)
         b.position_at_end(body)
+        before = set(self.assigned)
+        i = k if known_step == 1 and len(args) == 1 else b.add(start, b.mul(k, step))
         self.store(node.target, i, t.int64)
         self.loop_body(node.body, body, _Loop(incr, end), incr)
+        self.assigned = before  # the loop may not run at all
         b.position_at_end(incr)
-        b.store(b.add(b.load(counter), step, flags=("nsw",)), counter)
+        # k < trips <= 2**64 - 1, so the increment never wraps.
+        b.store(b.add(b.load(counter), one, flags=("nuw",)), counter)
         b.branch(head)
         b.position_at_end(orelse)
         self.block(node.orelse)
         if not self.terminated():
             b.branch(end)
         b.position_at_end(end)
+
+    def trip_count(self, start: ir.Value, stop: ir.Value, step: ir.Value,
+                   known_step: int | None) -> ir.Value:
+        """How many times ``range(start, stop, step)`` runs, computed without overflow.
+
+        The loop then counts k = 0, 1, ... and derives i = start + k * step, so
+        ranges that end near the int64 limits terminate as in Python.
+        """
+        b = self.builder
+        zero, one = ir.Constant(lt.i64, 0), ir.Constant(lt.i64, 1)
+
+        def count(lo: ir.Value, hi: ir.Value, stride: ir.Value) -> ir.Value:
+            # lo < hi: (hi - lo - 1) // stride + 1 in unsigned arithmetic.
+            span = b.sub(b.sub(hi, lo), one)
+            n = span if known_step in (1, -1) else b.udiv(span, stride)
+            return b.select(b.icmp_signed("<", lo, hi), b.add(n, one), zero)
+
+        if known_step is not None and known_step > 0:
+            return count(start, stop, step)
+        if known_step is not None:
+            return count(stop, start, b.sub(zero, step))
+        return b.select(b.icmp_signed(">", step, zero), count(start, stop, step),
+                        count(stop, start, b.sub(zero, step)))
 
     def stmt_Break(self, node: ast.Break) -> None:
         self.builder.branch(self.loops[-1].brk)

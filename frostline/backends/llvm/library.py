@@ -274,13 +274,13 @@ def lower_call(em: arith.Emitter, name: str, args: list[ir.Value], work: t.Scala
             value = args[0]
             for nxt in args[1:]:
                 value = b.call(_float_fn(em, "hypot", lt.f64), [value, nxt])
-        python_math_checks(em, spec, args, value)
         return value
-    if name == "math.pow" or name == "math.fmod":
-        if name == "math.pow":
-            em.raise_if(b.and_(b.fcmp_ordered("==", args[0], ir.Constant(lt.f64, 0.0)),
-                               b.fcmp_ordered("<", args[1], ir.Constant(lt.f64, 0.0))),
-                        "ValueError", "math domain error")
+    if name == "math.pow":
+        zero = ir.Constant(lt.f64, 0.0)
+        zero_to_negative = b.and_(b.fcmp_ordered("==", args[0], zero),
+                                  b.fcmp_ordered("<", args[1], zero))
+        em.raise_if(b.and_(zero_to_negative, _is_finite(em, args[1])), "ValueError",
+                    "math domain error")
     fn = _float_fn(em, short, args[0].type)
     value = b.call(fn, args)
     if spec.check and name.startswith("math."):

@@ -124,7 +124,13 @@ class ArgumentReporter:
             raise TypeError(f"{name}() takes no keyword arguments (an Executable takes "
                             "positional arguments only)")
         n = len(abi.param_names)
-        if len(args) != n:
+        if len(args) < n:
+            missing = [f"'{p}'" for p in abi.param_names[len(args):]]
+            listed = missing[0] if len(missing) == 1 else \
+                ", ".join(missing[:-1]) + " and " + missing[-1]
+            raise TypeError(f"{name}() missing {len(missing)} required positional "
+                            f"argument{'s' * (len(missing) != 1)}: {listed}")
+        if len(args) > n:
             raise TypeError(f"{name}() takes {n} positional argument{'s' * (n != 1)} but "
                             f"{len(args)} {'was' if len(args) == 1 else 'were'} given")
         fixed = list(args)
