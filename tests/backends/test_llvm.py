@@ -1,0 +1,182 @@
+"""The LLVM backend: IR verification, optimisation, object code, loading, the entry ABI."""
+
+import pickle
+import re
+import subprocess
+import sys
+
+import attrs
+import numpy as np
+import pytest
+
+import frostline as fl
+from frostline.backends import llvm
+from frostline.backends.llvm.loader import IncompatibleTargetError
+from frostline.backends.llvm.target import host_target, parse_verified
+
+
+def axpy(a, x, y):
+    for i in range(x.shape[0]):
+        y[i] += a * x[i]
+
+
+def total(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += x[i]
+    return s
+
+
+def test_invalid_ir_is_an_exception_not_an_abort():
+    bad = "define i32 @f() {\nentry:\n  ret i64 0\n}\n"
+    with pytest.raises(RuntimeError):
+        parse_verified(bad)
+
+
+def test_contiguous_loops_vectorise_for_the_host():
+    optimized = fl.jit(axpy).stages("float64, float64[::1], float64[::1]").optimized
+    assert re.search(r"<\d+ x double>", optimized.as_text())
+
+
+def test_fastmath_lets_reductions_vectorise():
+    strict = fl.jit(total).stages("float64[::1]").optimized.as_text()
+    fast = fl.jit(total, fastmath=True).stages("float64[::1]").optimized.as_text()
+    assert re.search(r"fadd fast <\d+ x double>", fast)
+    assert not re.search(r"fadd <\d+ x double>", strict)
+
+
+def test_target_is_the_host_cpu():
+    code = fl.jit(total).stages("float64[::1]").object_code
+    host = host_target()
+    assert (code.target_triple, code.target_cpu) == (host.triple, host.cpu)
+    assert code.data[:4] == b"\x7fELF"
+
+
+def test_garbage_object_code_raises_instead_of_crashing():
+    code = fl.jit(total).stages("float64[::1]").object_code
+    broken = attrs.evolve(code, data=b"\x7fELF" + b"\0" * 60)
+    with pytest.raises(RuntimeError):
+        llvm.load(broken)
+
+
+def test_object_code_for_missing_cpu_features_is_refused():
+    code = fl.jit(total).stages("float64[::1]").object_code
+    alien = attrs.evolve(code, target_features=code.target_features + ",+frostline-test-feature")
+    with pytest.raises(IncompatibleTargetError, match="frostline-test-feature"):
+        llvm.load(alien)
+    other = attrs.evolve(code, target_triple="aarch64-unknown-linux-gnu")
+    with pytest.raises(IncompatibleTargetError, match="aarch64"):
+        llvm.load(other)
+
+
+def test_object_code_loads_again_without_code_generation():
+    code = fl.jit(total).stages("float64[::1]").object_code
+    before = fl.stats()["compiled"]
+    exe = llvm.load(pickle.loads(pickle.dumps(code)))
+    assert exe(np.arange(5.0)) == 10.0
+    assert fl.stats()["compiled"] == before
+
+
+def test_pickled_executable_runs_in_a_fresh_process_without_compiling():
+    exe = fl.jit(total).compile("float64[::1]")
+    payload = pickle.dumps(exe)
+    script = (
+        "import pickle, sys, numpy as np, frostline as fl\n"
+        "exe = pickle.loads(sys.stdin.buffer.read())\n"
+        "print(exe(np.arange(5.0)), fl.stats()['compiled'])\n")
+    out = subprocess.run([sys.executable, "-c", script], input=payload, capture_output=True,
+                         check=True)
+    assert out.stdout.split() == [b"10.0", b"0"]
+
+
+def test_kernel_errors_come_back_as_their_python_exceptions():
+    def checked(x, n):
+        if n < 0:
+            raise ValueError("n must not be negative")
+        assert n < 100, "n is too large"
+        return x[n] / n
+
+    exe = fl.jit(checked).compile("float64[::1], int64")
+    x = np.arange(200.0)
+    with pytest.raises(ValueError, match="^n must not be negative$"):
+        exe(x, -1)
+    with pytest.raises(AssertionError, match="^n is too large$"):
+        exe(x, 150)
+    with pytest.raises(ZeroDivisionError, match="float division by zero"):
+        exe(x, 0)
+    assert exe(x, 4) == 1.0
+
+
+def test_errors_raised_in_callees_propagate():
+    def inner(v):
+        if v > 10:
+            raise OverflowError("too big")
+        return v
+
+    def outer(v):
+        return inner(v) + inner(v + 5)
+
+    f = fl.jit(outer)
+    assert f(1) == 7
+    with pytest.raises(OverflowError, match="too big"):
+        f(8)
+
+
+def test_user_defined_exception_classes():
+    exe = fl.jit(raises_custom).compile("int64")
+    with pytest.raises(CustomError, match="custom"):
+        exe(1)
+
+
+class CustomError(Exception):
+    pass
+
+
+def raises_custom(n):
+    if n > 0:
+        raise CustomError("custom")
+    return n
+
+
+def test_boundscheck_turns_bad_indices_into_index_error():
+    def get(x, i):
+        return x[i]
+
+    safe = fl.jit(get, boundscheck=True).compile("float64[::1], int64")
+    x = np.arange(3.0)
+    assert safe(x, -1) == 2.0
+    for bad in (3, -4, 1 << 40):
+        with pytest.raises(IndexError, match="index out of bounds for axis 0"):
+            safe(x, bad)
+
+
+def test_gil_is_released_while_a_looping_kernel_runs():
+    import threading
+    import time
+
+    def spin(n):
+        s = 0
+        for i in range(n):
+            s = (s * 31 + i) % 1000003
+        return s
+
+    exe = fl.jit(spin).compile("int64")
+    exe(10)
+    ticks = []
+    done = threading.Event()
+
+    def ticker():
+        while not done.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=ticker)
+    thread.start()
+    start = time.perf_counter()
+    exe(300_000_000)
+    elapsed = time.perf_counter() - start
+    done.set()
+    thread.join()
+    during = [t for t in ticks if start < t < start + elapsed]
+    # With the GIL held the ticker could not run at all during the call.
+    assert elapsed < 0.05 or len(during) >= 3
