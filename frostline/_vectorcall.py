@@ -55,7 +55,7 @@ _keep: list[object] = []
 
 
 def callable_class(qualified_name: str, methods: type) -> type:
-    """A new class named ``qualified_name`` with the methods of ``methods``, called by vectorcall."""
+    """A class named ``qualified_name`` with the methods of ``methods``, called by vectorcall."""
     members = (_PyMemberDef * 3)(
         _PyMemberDef(b"__vectorcalloffset__", _T_PYSSIZET, VECTORCALL_OFFSET, _READONLY, None),
         _PyMemberDef(b"__dictoffset__", _T_PYSSIZET, DICT_OFFSET, _READONLY, None),

@@ -81,8 +81,8 @@ def main() -> None:
                     if isinstance(a, np.ndarray)))
         if not same:
             raise SystemExit(f"{name}: compiled result differs from Python")
-        t_py = _best_of(lambda fn=fn: fn(*make_args()), repeat=1)
-        t_fl = _best_of(lambda exe=exe: exe(*make_args()))
+        t_py = _best_of(lambda fn=fn, make=make_args: fn(*make()), repeat=1)
+        t_fl = _best_of(lambda exe=exe, make=make_args: exe(*make()))
         print(f"{name:<17}{compile_s * 1e3:>8.1f}ms{t_py * 1e3:>10.2f}ms{t_fl * 1e3:>10.3f}ms"
               f"{t_py / t_fl:>9.0f}x")
     print(f"\nstats: {fl.stats()}")

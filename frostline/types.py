@@ -9,7 +9,6 @@ type of the other operand, as NumPy 2 does for Python scalars (NEP 50).
 from __future__ import annotations
 
 import re
-from typing import Union
 
 import attrs
 import numpy as np
@@ -123,7 +122,7 @@ class NoneType:
         return "none"
 
 
-Type = Union[ScalarType, WeakType, ArrayType, TupleType, NoneType]
+Type = ScalarType | WeakType | ArrayType | TupleType | NoneType
 
 bool_ = ScalarType("bool", "b", 1)
 int8 = ScalarType("int8", "i", 8)

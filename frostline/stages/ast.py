@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import functools
-from typing import Union
 
 import attrs
 import numpy as np
@@ -157,8 +156,8 @@ class Unsupported:
         return f"unsupported {self.type_name}"
 
 
-GlobalValue = Union[Constant, ArrayConstant, ModuleRef, BuiltinRef, FunctionRef, ExceptionRef,
-                    TypeRef, Unsupported]
+GlobalValue = (Constant | ArrayConstant | ModuleRef | BuiltinRef | FunctionRef | ExceptionRef
+               | TypeRef | Unsupported)
 
 
 @functools.lru_cache(maxsize=512)

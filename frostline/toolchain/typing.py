@@ -461,7 +461,7 @@ class FunctionTyper:
         it = node.iter
         name = dotted_name(it.func) if isinstance(it, ast.Call) else None
         ref = self.fn.lookup(name) if name and not self.is_local(name) else None
-        if not (isinstance(ref, BuiltinRef) and ref.name in ("builtins.range",)):
+        if not (isinstance(ref, BuiltinRef) and ref.name == "builtins.range"):
             self.fail(it, "for loops must iterate over range(...)")
         assert isinstance(it, ast.Call)
         if it.keywords or not 1 <= len(it.args) <= 3:

@@ -30,8 +30,8 @@ def scaled_sum(x):
     return s
 
 
-def walk(fn, signature, options=JitOptions()):
-    definition = Definition(fn, options)
+def walk(fn, signature, options=None):
+    definition = Definition(fn, options or JitOptions())
     program = parse(definition)
     closure = bind(program, signature)
     typed = infer_types(closure)

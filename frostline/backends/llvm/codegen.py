@@ -15,7 +15,7 @@ from llvmlite import ir
 from frostline import types as t
 from frostline.backends.llvm import arith
 from frostline.backends.llvm import irtypes as lt
-from frostline.backends.llvm.library import lower_call, work_type
+from frostline.backends.llvm.library import float_to_int, lower_call, work_type
 from frostline.errors import CompileError
 from frostline.stages.ast import ArrayConstant, BuiltinRef, Constant, FunctionAST, TypeRef
 from frostline.stages.executable import RaisedError
@@ -27,12 +27,6 @@ from frostline.toolchain.typing import (
     constant_type,
     dotted_name,
 )
-
-_BUILTIN_EXCEPTIONS = frozenset(
-    name for name, obj in __builtins__.items()  # type: ignore[union-attr]
-    if isinstance(obj, type) and issubclass(obj, BaseException)
-) if isinstance(__builtins__, dict) else frozenset()
-
 
 class ModuleLowerer:
     """Owns the LLVM module: functions, externs, helpers, constants and the error table."""
@@ -694,7 +688,6 @@ class FunctionLowerer:
             value, aty = self.expr(arg), self.type_of(arg)
             if isinstance(ref, BuiltinRef) and ref.name == "builtins.int" \
                     and t.concrete(aty).kind == "f":  # type: ignore[union-attr]
-                from frostline.backends.llvm.library import float_to_int
                 return float_to_int(self, value)
             return arith.cast(self, value, aty, ty)
         assert isinstance(ref, BuiltinRef)

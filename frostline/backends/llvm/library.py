@@ -217,14 +217,11 @@ SPECIAL: dict[str, Lowering] = {
 def work_type(name: str, arg_types: list[t.Type], result: t.Type) -> t.ScalarType:
     """The type the arguments are converted to before the call."""
     spec = LIBRARY[name]
-    if spec.result in ("same",) or name in ("numpy.power",):
+    if spec.result in ("same", "ufunc"):
         return t.concrete(result)  # type: ignore[return-value]
-    if spec.result == "ufunc":
-        return t.concrete(result)  # type: ignore[return-value]
-    if name in ("math.isnan", "math.isinf", "math.isfinite", "numpy.isnan", "numpy.isinf",
-                "numpy.isfinite", "math.floor", "math.ceil", "math.trunc", "builtins.round"):
-        kinds = {t.concrete(a).kind for a in arg_types}  # type: ignore[union-attr]
-        if "f" not in kinds:
+    if spec.result == "bool" or spec.check == "toint":
+        # Classification and rounding keep integers as they are.
+        if all(t.concrete(a).kind != "f" for a in arg_types):  # type: ignore[union-attr]
             return t.int64
         return t.concrete(arg_types[0])  # type: ignore[return-value]
     if name == "math.gcd":
