@@ -26,12 +26,14 @@ from frostline.toolchain.workflow import MemoryCache
 MEMORY_CACHE = MemoryCache()
 
 
-def _arg_key(value: object) -> object:
-    """A cheap key that determines ``typeof(value)``."""
-    if isinstance(value, np.ndarray):
-        flags = value.flags
-        return (value.dtype, value.ndim, flags.c_contiguous, flags.f_contiguous)
-    return type(value)
+def _call_key(args: tuple[Any, ...]) -> tuple[object, ...]:
+    """A cheap key that determines the argument types: Python types, plus dtype,
+    rank and contiguity (``flags.num & 3``) for arrays."""
+    key = tuple(map(type, args))
+    if np.ndarray not in key:
+        return key
+    return tuple((a.dtype, a.ndim, a.flags.num & 3) if isinstance(a, np.ndarray) else type(a)
+                 for a in args)
 
 
 @attrs.frozen
@@ -66,6 +68,7 @@ class Dispatcher:
         self._by_signature: dict[t.Signature, Executable] = {}
         self._lock = threading.RLock()
         self._params = inspect.signature(fn)
+        self._nparams = len(self._params.parameters)
 
     @property
     def options(self) -> JitOptions:
@@ -82,15 +85,15 @@ class Dispatcher:
         return f"<frostline.jit {self.py_func.__module__}.{self.py_func.__qualname__}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if kwargs or len(args) != len(self._params.parameters):
+        if kwargs or len(args) != self._nparams:
             bound = self._params.bind(*args, **kwargs)
             bound.apply_defaults()
             args = bound.args
-        key = tuple(map(_arg_key, args))
+        key = _call_key(args)
         exe = self._by_key.get(key)
         if exe is None:
             exe = self._compile_for(args, key)
-        return exe.native(*args)
+        return exe(*args)
 
     def _compile_for(self, args: tuple[Any, ...], key: tuple[object, ...]) -> Executable:
         types = []

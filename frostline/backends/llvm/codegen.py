@@ -330,9 +330,13 @@ class FunctionLowerer:
                           "range() arg 3 must not be zero")
         elif known_step == 0:
             self.fail(call.args[2], "range() arg 3 must not be zero")
-        trips = self.trip_count(start, stop, step, known_step)
+        unit = known_step in (1, -1)
+        # Steps of +-1 run a signed counter, which cannot overflow (i < stop <= INT64_MAX
+        # before i + 1) and tells LLVM that i only grows: index wrap-around checks fold.
+        # Other steps count trips, so ranges near the int64 limits end as in Python.
+        trips = None if unit else self.trip_count(start, stop, step, known_step)
         counter = self.alloca(lt.i64, "range.k")
-        b.store(zero, counter)
+        b.store(start if unit else zero, counter)
         head = self.func.append_basic_block("for.cond")
         body = self.func.append_basic_block("for.body")
         incr = self.func.append_basic_block("for.incr")
@@ -341,16 +345,22 @@ class FunctionLowerer:
         b.branch(head)
         b.position_at_end(head)
         k = b.load(counter)
-        b.cbranch(b.icmp_unsigned("<", k, trips), body, orelse)
+        if unit:
+            more = b.icmp_signed("<" if known_step == 1 else ">", k, stop)
+        else:
+            more = b.icmp_unsigned("<", k, trips)
+        b.cbranch(more, body, orelse)
         b.position_at_end(body)
         before = set(self.assigned)
-        i = k if known_step == 1 and len(args) == 1 else b.add(start, b.mul(k, step))
+        i = k if unit else b.add(start, b.mul(k, step))
         self.store(node.target, i, t.int64)
         self.loop_body(node.body, body, _Loop(incr, end), incr)
         self.assigned = before  # the loop may not run at all
         b.position_at_end(incr)
-        # k < trips <= 2**64 - 1, so the increment never wraps.
-        b.store(b.add(b.load(counter), one, flags=("nuw",)), counter)
+        if unit:
+            b.store(b.add(b.load(counter), step, flags=("nsw",)), counter)
+        else:  # k < trips <= 2**64 - 1, so the increment never wraps
+            b.store(b.add(b.load(counter), one, flags=("nuw",)), counter)
         b.branch(head)
         b.position_at_end(orelse)
         self.block(node.orelse)
@@ -371,8 +381,7 @@ class FunctionLowerer:
         def count(lo: ir.Value, hi: ir.Value, stride: ir.Value) -> ir.Value:
             # lo < hi: (hi - lo - 1) // stride + 1 in unsigned arithmetic.
             span = b.sub(b.sub(hi, lo), one)
-            n = span if known_step in (1, -1) else b.udiv(span, stride)
-            return b.select(b.icmp_signed("<", lo, hi), b.add(n, one), zero)
+            return b.select(b.icmp_signed("<", lo, hi), b.add(b.udiv(span, stride), one), zero)
 
         if known_step is not None and known_step > 0:
             return count(start, stop, step)
