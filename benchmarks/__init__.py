@@ -5,4 +5,12 @@ Run it with ``python -m benchmarks`` (see ``benchmarks/README.md``).
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import os
+
+# Every other implementation is single-threaded, so NumPy's BLAS is too (unless
+# the caller says otherwise); this must happen before NumPy is imported.
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
+for _var in BLAS_THREAD_VARS:
+    os.environ.setdefault(_var, "1")
+
+__all__ = ["BLAS_THREAD_VARS"]

@@ -91,24 +91,38 @@ def prepared(
         return None, Outcome(error=describe_error(exc))
 
 
-def best_of(runners: dict[str, Runner], *, repeat: int, min_sample: float) -> dict[str, float]:
-    """Best time per call, in seconds, of each runner.
+def best_of(
+    runners: dict[str, Runner], *, repeat: int, min_sample: float
+) -> dict[str, float | Exception]:
+    """Best time per call, in seconds, of each runner (or the exception it raised).
 
     Each runner's ``number`` is calibrated so that one sample takes at least
     ``min_sample`` seconds.  Samples of the different runners are
     *interleaved* (round-robin, ``repeat`` rounds) so that slow drifts of the
     machine (frequency, other load) do not favour whichever runs first; the
     minimum per runner is returned (the most reproducible statistic on a noisy
-    machine).
+    machine).  A runner that raises is dropped from later rounds.
     """
-    numbers = {name: calibrate(run, min_sample) for name, run in runners.items()}
-    best = dict.fromkeys(runners, math.inf)
+    result: dict[str, float | Exception] = {}
+    numbers: dict[str, int] = {}
+    for name, run in runners.items():
+        try:
+            numbers[name] = calibrate(run, min_sample)
+            result[name] = math.inf
+        except Exception as exc:
+            result[name] = exc
     for _ in range(repeat):
-        for name, run in runners.items():
-            t0 = time.perf_counter()
-            run(numbers[name])
-            best[name] = min(best[name], (time.perf_counter() - t0) / numbers[name])
-    return best
+        for name, number in numbers.items():
+            best = result[name]
+            if isinstance(best, Exception):
+                continue
+            try:
+                t0 = time.perf_counter()
+                runners[name](number)
+                result[name] = min(best, (time.perf_counter() - t0) / number)
+            except Exception as exc:
+                result[name] = exc
+    return result
 
 
 def python_runner(fn: Callable[..., Any], args: Args) -> Callable[[int], None]:

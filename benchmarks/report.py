@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import BLAS_THREAD_VARS
 from .backends import Backend
 from .c_kernels import BASE_FLAGS, gcc_version
 from .harness import Outcome, geomean
@@ -384,7 +385,10 @@ def render(
     )
     notes.append(
         "NumPy (BLAS) marks a library routine (`np.dot`, `@`) rather than the "
-        "same algorithm; mandelbrot, nbody_energy and fib have no natural NumPy form."
+        "same algorithm; mandelbrot, nbody_energy and fib have no natural NumPy form. "
+        "BLAS threads: "
+        + ", ".join(f"`{v}={os.environ.get(v, '')}`" for v in BLAS_THREAD_VARS)
+        + " (everything else is single-threaded)."
     )
     notes.append(
         "Every implementation is checked against a NumPy reference on the timed "

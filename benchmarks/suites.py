@@ -28,7 +28,7 @@ from .harness import (
     python_runner,
     result_of,
 )
-from .kernels import WARMUP_SIGNATURE, Kernel, Scale, add3, first_sum, warmup
+from .kernels import WARMUP_SIGNATURE, Args, Kernel, Scale, add3, first_sum, warmup
 
 IMPLS = ("frostline", "numba", "numpy", "c")
 
@@ -122,27 +122,31 @@ def _missing(backend: Backend) -> Outcome:
 # --------------------------------------------------------------------------
 
 
-def _prepare_python(kernel: Kernel, fn: Any, expected: Any, cfg: Config) -> Runner:
-    """Check ``fn`` on fresh timed-size inputs (JIT-compiling it) and return its runner."""
+def _prepare_python(kernel: Kernel, fn: Any, expected: Any, cfg: Config, shared: Args) -> Runner:
+    """Check ``fn`` on fresh timed-size inputs (JIT-compiling it); return a runner on ``shared``."""
     args = kernel.args(cfg.scale)
     returned = fn(*args)  # JIT-compiles on the first call
     bad = mismatch(result_of(kernel, args, returned), expected)
     if bad:
         raise WrongResult(bad)
-    return python_runner(fn, args)
+    return python_runner(fn, shared)
 
 
-def _prepare_jit(kernel: Kernel, backend: Backend, expected: Any, cfg: Config) -> Runner:
-    return _prepare_python(kernel, backend.jit(kernel.fn, kernel.options), expected, cfg)
+def _prepare_jit(
+    kernel: Kernel, backend: Backend, expected: Any, cfg: Config, shared: Args
+) -> Runner:
+    fn = backend.jit(kernel.fn, kernel.options)
+    return _prepare_python(kernel, fn, expected, cfg, shared)
 
 
-def _prepare_c(kernel: Kernel, builder: CBuilder, expected: Any, cfg: Config) -> Runner:
+def _prepare_c(
+    kernel: Kernel, builder: CBuilder, expected: Any, cfg: Config, shared: Args
+) -> Runner:
     args = kernel.args(cfg.scale)
-    run = builder.bind(kernel, args)
-    bad = mismatch(result_of(kernel, args, run(1)), expected)
+    bad = mismatch(result_of(kernel, args, builder.bind(kernel, args)(1)), expected)
     if bad:
         raise WrongResult(bad)
-    return run
+    return builder.bind(kernel, shared)
 
 
 def _python_check(kernel: Kernel) -> str | None:
@@ -162,7 +166,10 @@ def runtime_suite(
         log(f"[run time] {kernel.name} ({kernel.size_label(cfg.scale)})")
         row = RuntimeRow(kernel, kernel.size_label(cfg.scale), {}, _python_check(kernel))
         expected = expected_result(kernel, kernel.args(cfg.scale))
-        runners: dict[str, Runner] = {}
+        # All implementations are timed on the same arrays, so that memory placement
+        # (e.g. huge pages) cannot favour one of them; each is checked on its own copy.
+        shared = kernel.args(cfg.scale)
+        runners: dict[str, Runner | None] = {}
         for name in ("frostline", "numba"):
             backend = backends[name]
             if not backend.available:
@@ -170,31 +177,30 @@ def runtime_suite(
                 continue
             log(f"  check {name}")
             runners[name], row.cells[name] = prepared(
-                f"{name} {kernel.name}", _prepare_jit, kernel, backend, expected, cfg
+                f"{name} {kernel.name}", _prepare_jit, kernel, backend, expected, cfg, shared
             )
         if kernel.numpy is None:
             row.cells["numpy"] = Outcome(note="n/a")
         else:
             log("  check numpy")
             runners["numpy"], row.cells["numpy"] = prepared(
-                f"numpy {kernel.name}", _prepare_python, kernel, kernel.numpy, expected, cfg
+                f"numpy {kernel.name}", _prepare_python, kernel, kernel.numpy, expected, cfg, shared
             )
         if builder is None:
             row.cells["c"] = Outcome(note="no gcc")
         else:
             log("  check C")
             runners["c"], row.cells["c"] = prepared(
-                f"C {kernel.name}", _prepare_c, kernel, builder, expected, cfg
+                f"C {kernel.name}", _prepare_c, kernel, builder, expected, cfg, shared
             )
         live = {name: run for name, run in runners.items() if run is not None}
         log(f"  timing {', '.join(live)}")
-        try:
-            times = best_of(live, repeat=cfg.repeat, min_sample=cfg.min_sample)
-        except Exception as exc:  # a crash while timing: blame nobody in particular
-            for name in live:
-                row.cells[name] = Outcome(error=f"while timing: {describe_error(exc)}")
-        else:
-            for name, seconds in times.items():
+        times = best_of(live, repeat=cfg.repeat, min_sample=cfg.min_sample)
+        for name, seconds in times.items():
+            if isinstance(seconds, Exception):
+                log(f"  !! {name} {kernel.name} while timing: {describe_error(seconds)}")
+                row.cells[name] = Outcome(error=f"while timing: {describe_error(seconds)}")
+            else:
                 row.cells[name] = Outcome(seconds=seconds)
         rows.append(row)
     return rows
