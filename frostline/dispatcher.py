@@ -29,11 +29,25 @@ MEMORY_CACHE = MemoryCache()
 def _call_key(args: tuple[Any, ...]) -> tuple[object, ...]:
     """A cheap key that determines the argument types: Python types, plus dtype,
     rank and contiguity (``flags.num & 3``) for arrays."""
-    key = tuple(map(type, args))
-    if np.ndarray not in key:
+    # Unrolled for small arities: map(type, ...) costs several times more.
+    n = len(args)
+    if n == 3:
+        key: tuple[object, ...] = (type(args[0]), type(args[1]), type(args[2]))
+    elif n == 2:
+        key = (type(args[0]), type(args[1]))
+    elif n == 1:
+        key = (type(args[0]),)
+    else:
+        key = tuple(map(type, args))
+    if _SCALAR_TYPES.issuperset(key):
         return key
     return tuple((a.dtype, a.ndim, a.flags.num & 3) if isinstance(a, np.ndarray) else type(a)
                  for a in args)
+
+
+#: Types whose Python type alone determines the frostline type.
+_SCALAR_TYPES = frozenset([bool, int, float, np.bool_, np.int8, np.int16, np.int32, np.int64,
+                           np.uint8, np.uint16, np.uint32, np.uint64, np.float32, np.float64])
 
 
 @attrs.frozen

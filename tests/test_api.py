@@ -187,3 +187,16 @@ def test_executable_runs_from_other_threads():
     for th in threads:
         th.join()
     assert results == [expected] * 4
+
+
+def test_dispatch_tells_array_subclasses_and_dtypes_apart(tmp_path):
+    def first(x):
+        return x[0]
+
+    f = fl.jit(first)
+    floats = np.memmap(tmp_path / "f.bin", dtype=np.float64, mode="w+", shape=(3,))
+    ints = np.memmap(tmp_path / "i.bin", dtype=np.int32, mode="w+", shape=(3,))
+    floats[0], ints[0] = 1.5, 7
+    assert f(floats) == 1.5
+    assert f(ints) == 7 and isinstance(f(ints), int)
+    assert f(np.arange(6.0).reshape(2, 3)[:, 0]) == 0.0  # strided view: its own specialisation
