@@ -697,11 +697,18 @@ class FunctionTyper:
         base = self.expr(node.value)
         indices = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         if isinstance(base, t.TupleType):
-            k = constant_index(node.slice)
-            if k is None:
-                self.fail(node.slice, "tuples can only be indexed with integer literals")
             if store:
                 self.fail(node, "tuples are immutable")
+            k = constant_index(node.slice)
+            if k is None:
+                index = self.expr(node.slice)
+                if not isinstance(index, (_Unknown, t.ScalarType, t.WeakType)) or \
+                        index.kind not in "iu":  # type: ignore[union-attr]
+                    self.fail(node.slice, f"tuple indices must be integers, not {index}")
+                if len(set(base.items)) != 1:
+                    self.fail(node.slice, "tuples of mixed types can only be indexed with "
+                              "integer literals")
+                return base.items[0]
             if not -len(base.items) <= k < len(base.items):
                 self.fail(node.slice, "tuple index out of range")
             return base.items[k]

@@ -1829,6 +1829,546 @@ register(nocache_kernel, (10.0, 20), options={"cache": False, "fastmath": False,
 
 
 # ===========================================================================
+# Evaluation order, loop semantics, aliasing
+# ===========================================================================
+
+
+def _record(log, v):
+    k = log[0] + 1
+    log[0] = k
+    log[k] = v
+    return v
+
+
+def _sub2(a, b):
+    return a - b
+
+
+def evaluation_order(log, a):
+    x = _sub2(_record(log, 1), _record(log, 2))  # arguments left to right
+    y = _record(log, 3) - _record(log, 4) * _record(log, 5)  # operands left to right
+    a[_record(log, 6)] = _record(log, 7)  # plain assignment: value before target index
+    a[_record(log, 0)] += _record(log, 8)  # augmented: target index before value
+    z = _record(log, 9) < _record(log, 1) < _record(log, 10)  # third operand not evaluated
+    w = _record(log, 0) or _record(log, 11)
+    t = _record(log, 12) if _record(log, 13) > 0 else _record(log, 14)
+    return x, y, z, w, t
+
+
+register(evaluation_order,
+         lambda: (np.zeros(20, dtype=np.int64), np.zeros(10, dtype=np.int64)))
+
+
+def chain_middle_once(log, v):
+    # the middle operand of a chain is evaluated once
+    return 0 < _record(log, v) < 10, log[0]
+
+
+register(chain_middle_once, lambda: (np.zeros(4, dtype=np.int64), 5),
+         lambda: (np.zeros(4, dtype=np.int64), -5))
+
+
+def unpack_target_order(a):
+    i = 0
+    i, a[i] = 2, 5  # i is bound first, then a[2] = 5
+    j = 1
+    a[j], j = 7, 3  # a[1] = 7, then j = 3
+    return i, j
+
+
+register(unpack_target_order, lambda: (np.zeros(4, dtype=np.int64),))
+
+
+def loop_var_reassigned(n):
+    total = 0
+    for i in range(n):
+        total += i
+        i = 100  # does not change the iteration
+    return total, i
+
+
+register(loop_var_reassigned, (1,), (5,))
+
+
+def range_evaluated_once(n):
+    count = 0
+    for _ in range(n):
+        n -= 1
+        count += 1
+    return count, n
+
+
+register(range_evaluated_once, (0,), (6,))
+
+
+def stop_changed_in_loop(a):
+    stop = a.shape[0]
+    for i in range(stop):
+        stop = 0
+        a[i] = i
+    return stop
+
+
+register(stop_changed_in_loop, lambda: (np.zeros(5),))
+
+
+def big_range_break(start):
+    count = 0
+    for i in range(start, I64_MAX):
+        if i - start > 5:
+            break
+        count += 1
+    return count
+
+
+register(big_range_break, (0,), (I64_MIN,), (I64_MAX - 3,))
+
+
+register(range_count_last, (I64_MAX, I64_MIN, -(2**62)), (I64_MIN, I64_MAX, 2**62),
+         (I64_MAX - 3, I64_MAX, 1), (I64_MIN + 3, I64_MIN, -1), (I64_MIN, I64_MAX, I64_MAX),
+         label="range_count_last_extremes")
+
+
+def while_continue_else(n):
+    i = 0
+    odd = 0
+    while i < n:
+        i += 1
+        if i % 2 == 0:
+            continue
+        odd += i
+    else:
+        odd = -odd
+    return odd, i
+
+
+register(while_continue_else, (0,), (7,))
+
+
+def for_continue_else(a):
+    total = 0.0
+    for i in range(a.shape[0]):
+        if a[i] < 0:
+            continue
+        total += a[i]
+    else:
+        total *= 2.0
+    return total
+
+
+register(for_continue_else, lambda: (np.array([1.0, -1.0, 2.0, -3.0]),))
+
+
+def _same(a):
+    return a, a
+
+
+register(stencil_1d, lambda: _same(normal(20, 31)), label="stencil_1d_aliased")
+register(axpy, lambda: (lambda b: (2.0, b[:-1], b[1:]))(normal(16, 32)),
+         lambda: (lambda b: (2.0, b[1:], b[:-1]))(normal(16, 33)),
+         lambda: (lambda b: (-0.5, b[::2], b[1::2]))(normal(16, 34)),
+         label="axpy_overlapping")
+register(matvec, lambda: (matrix(4, 4, 35), *_same(normal(4, 36))), label="matvec_aliased")
+register(matvec, lambda: (matrix(4, 5, 37)[::-1, ::-1], normal(5, 1), np.zeros(4)),
+         label="matvec_reversed")
+
+
+def copy_shift(src, dst):
+    for i in range(src.shape[0]):
+        dst[i] = src[i] + 1.0
+
+
+register(copy_shift, lambda: (lambda b: (b[:-2], b[2:]))(np.arange(12.0)),
+         lambda: (lambda b: (b[2:], b[:-2]))(np.arange(12.0)),
+         lambda: (lambda m: (m[0], m[:, 0]))(np.arange(16.0).reshape(4, 4)))
+
+
+# ===========================================================================
+# More dtypes: NumPy promotion and wrap-around of small and unsigned ints
+# ===========================================================================
+
+
+def uint64_ops(u):
+    return (u[0] - 1, u[1] // 3, u[1] % 10, u[1] > u[2], u[2] > u[1], float(u[1]),
+            u[1] / u[2], u[2] * 2, u[2] >> 1, u[1] == u[1], u[0] < 1)
+
+
+register(uint64_ops, lambda: (np.array([0, 2**64 - 1, 2**63 + 5], dtype=np.uint64),))
+
+
+def int32_wrap(a):
+    # NumPy int32 arithmetic wraps at 32 bits
+    return (a[0] * a[1], a[0] + a[0], -a[2], a[0] // a[3], a[0] % a[3], a[0] / a[3],
+            abs(a[2]), a[2] - 1)
+
+
+register(int32_wrap, lambda: (np.array([2**30, 4, -(2**31), -7], dtype=np.int32),))
+
+
+def int8_divmod(a):
+    return (a[0] // 2, a[0] % 3, a[1] % -3, a[1] // -3, a[0] ** 2, abs(a[2]), a[0] / a[1],
+            a[0] / 3, a[2] // a[0], -a[2])
+
+
+register(int8_divmod, lambda: (np.array([-7, 7, -128], dtype=np.int8),))
+
+
+def uint8_bits(a):
+    return ~a[0], a[1] << 1, -a[2], a[0] ^ 0xFF, a[1] >> 3, a[0] & a[1], a[0] | 0x80
+
+
+register(uint8_bits, lambda: (np.array([5, 200, 1], dtype=np.uint8),))
+
+
+def promotion_table(f32, i8, i16, u16, i32, u32, u8, b):
+    return (f32[0] + i8[0], f32[0] + i16[0], f32[0] + u16[0], f32[0] + i32[0],
+            i8[0] + u16[0], u32[0] + i32[0], u8[0] + i8[0], b[0] + i8[1], b[0] + f32[0],
+            i8[0] + i16[0], u16[0] + i16[0], i16[0] * i16[0], u8[0] * u8[0], i8[0] * 1.5,
+            f32[0] * i8[0])
+
+
+register(promotion_table, lambda: (
+    np.array([0.1], dtype=np.float32), np.array([100, 127], dtype=np.int8),
+    np.array([32700], dtype=np.int16), np.array([60000], dtype=np.uint16),
+    np.array([2**30], dtype=np.int32), np.array([4000000000], dtype=np.uint32),
+    np.array([200], dtype=np.uint8), np.array([True])))
+
+
+def mixed_sign_compare(u, i):
+    # NumPy compares uint64 with int64 exactly (no rounding through float64)
+    return u[0] == i[0], u[0] > i[0], u[1] > i[1], u[1] < i[1], u[0] != i[0]
+
+
+register(mixed_sign_compare, lambda: (np.array([2**63, 5], dtype=np.uint64),
+                                      np.array([2**63 - 1, -1], dtype=np.int64)))
+
+
+def float32_divmod(a):
+    return a[0] // a[1], a[0] % a[1], a[2] % a[1], a[2] // a[1], a[0] % 2, a[2] // 0.5
+
+
+register(float32_divmod, lambda: (np.array([-7.5, 2.0, 7.3], dtype=np.float32),),
+         lambda: (np.array([7.3, -2.1, -0.0], dtype=np.float32),),
+         lambda: (np.array([1e-3, 3.3, -1e6], dtype=np.float32),))
+
+
+def float32_literal_compare(a):
+    # NEP 50: the literal is weak, so the comparison happens in float32
+    return a[0] == 0.1, a[0] < 0.1, a[0] > 0.1, a[1] != 0.2, a[1] >= 1e-50
+
+
+register(float32_literal_compare, lambda: (np.array([0.1, 0.2], dtype=np.float32),))
+
+
+def store_casts(src_f, src_i, dst_i, dst_f32, dst_b, dst_u8, dst_f32b):
+    for k in range(src_f.shape[0]):
+        dst_i[k] = src_f[k]  # float -> int truncates toward zero
+        dst_f32[k] = src_f[k]  # rounds to float32
+        dst_b[k] = src_f[k]  # nonzero -> True
+    for k in range(src_i.shape[0]):
+        dst_u8[k] = src_i[k] % 256
+        dst_f32b[k] = src_i[k]  # int64 -> float32 rounding
+
+
+register(store_casts, lambda: (
+    np.array([2.7, -2.7, 0.0, 0.1, -0.0, 1e10]), np.array([1, 2**40 + 1, 255, 2**62 + 2**38]),
+    np.zeros(6, dtype=np.int64), np.zeros(6, dtype=np.float32), np.zeros(6, dtype=np.bool_),
+    np.zeros(4, dtype=np.uint8), np.zeros(4, dtype=np.float32)))
+
+
+def bool_store_nan(dst, x):
+    dst[0] = x
+    dst[1] = x * 0.0
+    return dst[0]
+
+
+register(bool_store_nan, lambda: (np.zeros(2, dtype=np.bool_), NAN),
+         lambda: (np.zeros(2, dtype=np.bool_), 0.0))
+
+
+def math_mixed_inputs(a, n):
+    return (math.sqrt(a[0]), math.floor(a[1]), math.sqrt(n), math.floor(n), math.exp(a[0]),
+            math.isnan(a[2]), math.ceil(n), abs(a[1]))
+
+
+register(math_mixed_inputs, lambda: (np.array([2.0, -1.5, NAN], dtype=np.float32), 10))
+
+
+def bool_arith(flag, n):
+    return flag + 1, flag * 2.5, n + flag, int(flag) * 3, n * flag, flag == 1
+
+
+register(bool_arith, (True, 5), (False, -2))
+
+
+def shape_negative_index(m):
+    return m.shape[-1], m.shape[-2], len(m[0])
+
+
+register(shape_negative_index, lambda: (np.zeros((3, 5)),), lambda: (np.zeros((2, 3, 4)),))
+
+
+def shape_runtime_index(m, k):
+    # a.shape[k] with k not a literal
+    return m.shape[k], m.shape[m.ndim - 1]
+
+
+register(shape_runtime_index, lambda: (np.zeros((3, 5, 7)), 0),
+         lambda: (np.zeros((3, 5, 7)), 2), lambda: (np.zeros((3, 5, 7)), -1))
+
+
+def constant_folding():
+    return (-2 ** 2, 2 ** 3 ** 2, 7 // -2, -7 % 3, 7.5 // -2, 1 / 3, 10 ** 18, (1 << 62) // 3,
+            not 0, 3 < 2 < 1, -(3 - 6), ~5, 0.1 + 0.2, 2 ** 0.5, -7 // 2.0)
+
+
+register(constant_folding, ())
+
+
+def literal_forms(x):
+    return (x + 1e-320, x * 1.7976931348623157e308, 0x7F + 0o17 + 0b101, 1_000_000 + x,
+            x == -0.0, 5e-324 / 2, -0.0 * x, 1e308 * 10.0)
+
+
+register(literal_forms, (1.0,), (-0.0,), (0.0,))
+
+
+def many_args(a, b, c, d, e, f, g, h, i, j, k, m):
+    return a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g + 8 * h + 9 * i + 10 * j + \
+        11 * k + 12 * m
+
+
+register(many_args, (1, 2.0, 3, 4.0, 5, 6.0, 7, 8.0, 9, 10.0, 11, 12.0),
+         (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1))
+
+
+def _minmax_rec(a, lo, hi):
+    if hi - lo == 1:
+        return a[lo], a[lo]
+    mid = (lo + hi) // 2
+    mn1, mx1 = _minmax_rec(a, lo, mid)
+    mn2, mx2 = _minmax_rec(a, mid, hi)
+    return min(mn1, mn2), max(mx1, mx2)
+
+
+def minmax_recursive(a):
+    return _minmax_rec(a, 0, a.shape[0])
+
+
+register(minmax_recursive, lambda: (normal(37, 40),), lambda: (randint(10, -50, 50, 2),),
+         lambda: (normal(40, 41)[::-3],))
+
+
+def _sum_even(a, i):
+    if i >= a.shape[0]:
+        return 0.0
+    return a[i] + _sum_odd(a, i + 1)
+
+
+def _sum_odd(a, i):
+    if i >= a.shape[0]:
+        return 0.0
+    return -a[i] + _sum_even(a, i + 1)
+
+
+def alternating_sum_mutual(a):
+    return _sum_even(a, 0)
+
+
+register(alternating_sum_mutual, lambda: (normal(25, 42),), lambda: (np.zeros(0),))
+
+
+def fastmath_nan_skip(a):
+    # fastmath allows reassociation only: NaN / inf tests must keep working
+    s = 0.0
+    nans = 0
+    infs = 0
+    for i in range(a.shape[0]):
+        if math.isnan(a[i]):
+            nans += 1
+            continue
+        if math.isinf(a[i]) or a[i] != a[i]:
+            infs += 1
+            continue
+        s += a[i]
+    return s, nans, infs, math.isnan(s), s * 0.0
+
+
+register(fastmath_nan_skip,
+         lambda: (np.where(np.arange(300) % 7 == 0, NAN, normal(300, 43)),),
+         lambda: (np.array([1.0, INF, NAN, -INF, 2.0]),),
+         options={"fastmath": True}, rtol=1e-12)
+
+
+def fastmath_int_sum(a):
+    s = 0
+    for i in range(a.shape[0]):
+        s += a[i] * 3
+    return s
+
+
+register(fastmath_int_sum, lambda: (randint(500, -1000, 1000, 44),), options={"fastmath": True})
+
+
+register(checked_get, lambda: (np.arange(5.0)[::-1], -1), lambda: (np.arange(5.0)[::-1], 4),
+         Err(IndexError, lambda: (np.arange(5.0)[::-1], 5)),
+         Err(IndexError, lambda: (np.arange(5.0)[::-1], -6)),
+         Err(IndexError, lambda: (np.zeros(0), 0)),
+         Err(IndexError, lambda: (np.zeros(0), -1)),
+         options={"boundscheck": True}, label="checked_get_views")
+
+
+def numpy_scalar_args(i8, u8, i16, u32, f32):
+    # NumPy scalars as arguments keep their dtype
+    return i8 + 1, u8 - 1, i16 * 2, u32 + 1, f32 * 3.0, i8 + u8, f32 + i16
+
+
+register(numpy_scalar_args, (np.int8(127), np.uint8(0), np.int16(-3), np.uint32(2**32 - 1),
+                             np.float32(0.1)))
+
+
+def uint64_scalar_arg(u, v):
+    return u + v, u > v, u // v, u - v
+
+
+register(uint64_scalar_arg, (np.uint64(2**63 + 1), np.uint64(3)),
+         (np.uint64(2), np.uint64(2**64 - 1)))
+
+
+def while_true_break(n):
+    i = 0
+    total = 0
+    while True:
+        i += 1
+        if i % 3 == 0:
+            continue
+        total += i
+        if i >= n:
+            break
+    return total, i
+
+
+register(while_true_break, (1,), (10,))
+
+
+def complex_conditions(a, b, c):
+    r = 0
+    if not (a and b) or c:
+        r += 1
+    if a > 0 and (b < 0 or c == 0) and not a == b:
+        r += 10
+    if (a or b) and (b or c) and not (a and b and c):
+        r += 100
+    return r
+
+
+register(complex_conditions, (0, 0, 0), (1, -1, 0), (1, 2, 3), (0, 5, 1), (2, 2, 0))
+
+
+def chained_assignment(n):
+    x = y = n * 2
+    a = b = c = 0.5
+    x += 1
+    return x, y, a + b + c
+
+
+register(chained_assignment, (3,), (-1,))
+
+
+F32_GLOBAL = np.float32(0.1)
+I8_GLOBAL = np.int8(100)
+FLAG_GLOBAL = True
+
+
+def numpy_scalar_globals(a):
+    # np.float32 / np.int8 globals keep their dtype; a bool global is a bool
+    x = a[0] * F32_GLOBAL
+    y = I8_GLOBAL + 100
+    z = 1 if FLAG_GLOBAL else 2
+    return x, y, z, F32_GLOBAL == 0.1
+
+
+register(numpy_scalar_globals, lambda: (np.array([3.0], dtype=np.float32),),
+         lambda: (np.array([3.0]),))
+
+
+def float32_pow_int(a):
+    return a[0] ** 2, a[1] ** 3, int(a[0]), int(a[1]), float(a[0]), bool(a[2])
+
+
+register(float32_pow_int, lambda: (np.array([1.1, -2.7, NAN], dtype=np.float32),))
+
+
+def mixed_return_types(x):
+    # int in one return, float in another: float64 in frostline (documented unification)
+    if x > 0:
+        return 1
+    return 0.5
+
+
+register(mixed_return_types, (1.0,), (-1.0,), loose_kind=True)
+
+
+def _checked_sqrt(x):
+    if x < 0:
+        raise ValueError("negative")
+    return math.sqrt(x)
+
+
+jit_checked_sqrt = fl.jit(_checked_sqrt)
+
+
+def call_raising_jit(a):
+    s = 0.0
+    for i in range(a.shape[0]):
+        s += jit_checked_sqrt(a[i])
+        a[i] = s
+    return s
+
+
+register(call_raising_jit, lambda: (np.array([1.0, 4.0, 9.0]),),
+         Err(ValueError, lambda: (np.array([1.0, -4.0, 9.0]),)), check_message=True)
+
+
+def _fill_value(a, v):
+    for i in range(a.shape[0]):
+        a[i] = v
+
+
+def _row_sum(row):
+    s = 0.0
+    for j in range(row.shape[0]):
+        s += row[j]
+    return s
+
+
+def _double(v):
+    return v * 2
+
+
+def helpers_with_views(m, out):
+    for i in range(m.shape[0]):
+        out[i] = _row_sum(m[i])
+    _fill_value(m[0], -1.0)  # helper without a return value, on a row view
+    return _double(3), _double(1.5), _double(m.shape[1]), _double(out[0])
+
+
+register(helpers_with_views, lambda: (matrix(3, 4, 50), np.zeros(3)),
+         lambda: (matrix(4, 3, 51).T, np.zeros(6)[::2]))
+
+
+def _make_tuple_closure(params):
+    def tuple_closure(x):
+        return params[0] * x + params[-1], params[1]
+
+    return tuple_closure
+
+
+tuple_closure = _make_tuple_closure((2, 0.5, -3))
+register(tuple_closure, (1.5,), (-2.0,))
+
+
+# ===========================================================================
 # Documented deliberate differences (compiled behaviour asserted explicitly)
 # ===========================================================================
 

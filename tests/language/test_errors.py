@@ -378,6 +378,73 @@ def test_boundscheck_3d(idx: tuple[int, int, int]) -> None:
             f(t, *idx)
 
 
+def aug_store_1d(a, i):
+    a[i] += 1.0
+
+
+def aug_store_2d(m, i, j):
+    m[i, j] *= 2.0
+
+
+def swap_elements(a, i, j):
+    a[i], a[j] = a[j], a[i]
+
+
+def store_through_row(m, i, j, v):
+    row = m[i]
+    row[j] = v
+
+
+def index_3d_partial(t, i, j, k):
+    return t[i][j, k]
+
+
+@pytest.mark.parametrize("i", [3, -4])
+def test_boundscheck_augmented_store(i: int) -> None:
+    for f in both(aug_store_1d, "float64[::1], int64", boundscheck=True):
+        a = np.zeros(3)
+        with pytest.raises(IndexError):
+            f(a, i)
+        np.testing.assert_array_equal(a, np.zeros(3))
+    for f in both(aug_store_2d, "float64[:, ::1], int64, int64", boundscheck=True):
+        m = np.ones((3, 3))
+        with pytest.raises(IndexError):
+            f(m, 0, i)
+        with pytest.raises(IndexError):
+            f(m, i, 0)
+        np.testing.assert_array_equal(m, np.ones((3, 3)))
+
+
+def test_boundscheck_tuple_swap_store() -> None:
+    for f in both(swap_elements, "float64[::1], int64, int64", boundscheck=True):
+        a = np.arange(3.0)
+        f(a, 0, -1)
+        np.testing.assert_array_equal(a, [2.0, 1.0, 0.0])
+        with pytest.raises(IndexError):
+            f(a, 0, 3)
+        with pytest.raises(IndexError):
+            f(a, -4, 0)
+
+
+@pytest.mark.parametrize(("i", "j"), [(3, 0), (0, 4), (-4, 0), (0, -5)])
+def test_boundscheck_store_through_row_view(i: int, j: int) -> None:
+    for f in both(store_through_row, "float64[:, ::1], int64, int64, float64",
+                  boundscheck=True):
+        m = np.zeros((3, 4))
+        with pytest.raises(IndexError):
+            f(m, i, j, 1.0)
+        np.testing.assert_array_equal(m, np.zeros((3, 4)))
+
+
+@pytest.mark.parametrize("idx", [(2, 0, 0), (0, 3, 0), (0, 0, -5), (-3, 0, 0)])
+def test_boundscheck_partial_index_3d(idx: tuple[int, int, int]) -> None:
+    t = np.zeros((2, 3, 4))
+    for f in both(index_3d_partial, "float64[:, :, ::1], int64, int64, int64",
+                  boundscheck=True):
+        with pytest.raises(IndexError):
+            f(t, *idx)
+
+
 # ---------------------------------------------------------------------------
 # math domain / range errors
 # ---------------------------------------------------------------------------

@@ -949,3 +949,111 @@ def test_np_transcendental_functions(x: float) -> None:
 def test_np_functions_on_int(n: int) -> None:
     check(n_abs, exe(n_abs, "int64"), n)
     check(n_sqrt, exe(n_sqrt, "int64"), n)
+
+
+# ---------------------------------------------------------------------------
+# small / unsigned integer and float32 operands: NumPy scalar semantics
+# ---------------------------------------------------------------------------
+
+SMALL_INTS = [np.int8, np.int16, np.int32, np.uint8, np.uint16, np.uint32, np.uint64]
+
+
+def k_add_lit(a):
+    return a + 1
+
+
+def k_mul_lit(a):
+    return a * 3
+
+
+def k_sub_lit(a):
+    return a - 1
+
+
+def k_floordiv_lit(a):
+    return a // 4
+
+
+def k_mod_lit(a):
+    return a % 5
+
+
+@pytest.mark.parametrize("dtype", SMALL_INTS, ids=lambda d: d.__name__)
+@FAST
+@given(data=st.data())
+def test_small_int_arith_numpy_semantics(dtype: Any, data: Any) -> None:
+    # same-dtype operands stay in the dtype and wrap (NumPy); literals are weak (NEP 50)
+    info = np.iinfo(dtype)
+    edge = st.sampled_from([info.min, info.max, 0, 1, info.max // 2 + 1] +
+                           ([-1, info.min + 1] if info.min < 0 else []))
+    ints = st.one_of(edge, st.integers(int(info.min), int(info.max)))
+    a, b = dtype(data.draw(ints)), dtype(data.draw(ints))
+    name = dtype.__name__
+    sig = f"{name}, {name}"
+    for k in (k_add, k_sub, k_mul, k_bitand, k_bitor, k_bitxor, k_lt, k_eq, k_ge, k_min2,
+              k_max2):
+        check(k, exe(k, sig), a, b)
+    for k in (k_floordiv, k_mod, k_truediv):
+        if b == 0:
+            # frostline raises for integer division by zero (NumPy would warn and give 0)
+            with pytest.raises(ZeroDivisionError):
+                exe(k, sig)(a, b)
+        elif not (info.min < 0 and a == info.min and b == -1):
+            check(k, exe(k, sig), a, b)
+    for k in (k_add_lit, k_mul_lit, k_sub_lit, k_floordiv_lit, k_mod_lit, k_neg, k_invert,
+              k_abs):
+        check(k, exe(k, name), a)
+
+
+@MANY
+@given(st.one_of(st.floats(width=32), st.sampled_from([0.0, -0.0, math.inf, math.nan])),
+       st.one_of(st.floats(width=32), st.sampled_from([0.0, -0.0, -math.inf, 1.0])))
+def test_float32_operands_numpy_semantics(x: float, y: float) -> None:
+    a, b = np.float32(x), np.float32(y)
+    sig = "float32, float32"
+    for k in (k_add, k_sub, k_mul, k_lt, k_le, k_eq, k_ne, k_min2, k_max2):
+        check(k, exe(k, sig), a, b)
+    for k in (k_truediv, k_floordiv, k_mod):
+        if b == 0:
+            # frostline raises for float division by zero (NumPy would give inf/nan)
+            with pytest.raises(ZeroDivisionError):
+                exe(k, sig)(a, b)
+        else:
+            check(k, exe(k, sig), a, b)
+    for k in (k_neg, k_abs, k_f32_literal):
+        check(k, exe(k, "float32"), a)
+
+
+@MANY
+@given(st.integers(-128, 127), st.integers(-(2**31), 2**31 - 1), st.floats(width=32))
+def test_mixed_dtype_promotion(i: int, j: int, x: float) -> None:
+    # int8 + int32 -> int32, int8 + float32 -> float32, int32 + float32 -> float64, ...
+    a, b, c = np.int8(i), np.int32(j), np.float32(x)
+    check(k_add, exe(k_add, "int8, int32"), a, b)
+    check(k_mul, exe(k_mul, "int8, int32"), a, b)
+    check(k_add, exe(k_add, "int8, float32"), a, c)
+    check(k_add, exe(k_add, "int32, float32"), b, c)
+    check(k_mul, exe(k_mul, "int32, float32"), b, c)
+    check(k_add, exe(k_add, "float32, float64"), c, np.float64(j))
+    check(k_add, exe(k_add, "int8, int64"), a, np.int64(j))
+    check(k_add, exe(k_add, "uint8, int8"), np.uint8(i & 0xFF), a)
+
+
+@pytest.mark.parametrize("fn", [m_sqrt, m_exp, m_log, m_sin, m_atan, m_floor, m_ceil, m_trunc,
+                                m_fabs, m_isnan],
+                         ids=lambda f: f.__name__)
+@FAST
+@given(st.one_of(st.integers(-1000, 1000), i64))
+def test_math_of_int64(fn: Any, n: int) -> None:
+    # math functions accept ints (converted to float; floor/ceil/trunc return the int)
+    check(fn, exe(fn, "int64"), n)
+
+
+@MANY
+@given(st.one_of(st.floats(width=32), st.sampled_from([-1.0, -0.0, math.inf, math.nan])))
+def test_np_functions_on_float32(x: float) -> None:
+    a = np.float32(x)
+    check(n_sqrt, exe(n_sqrt, "float32"), a)
+    check(n_abs, exe(n_abs, "float32"), a)
+    check(n_floor, exe(n_floor, "float32"), a)
+    check(m_sqrt, exe(m_sqrt, "float32"), a)

@@ -219,9 +219,9 @@ def k(x):
 """, "float64[:]", "has no attribute 'dtype'"),
     ("tuple-variable-index", """
 def k(x, i):
-    t = (x, x)
+    t = (x, i)
     return t[i]  # error: i]
-""", "float64, int64", "tuples can only be indexed with integer literals"),
+""", "float64, int64", "tuples of mixed types can only be indexed with integer literals"),
     ("tuple-index-range", """
 def k(x):
     t = (x, x)

@@ -283,9 +283,12 @@ def compare(em: Emitter, op: ast.cmpop, lhs: ir.Value, lty: t.Type, rhs: ir.Valu
             rty: t.Type) -> ir.Value:
     """A comparison in the promoted type of its operands; nan compares unequal."""
     b = em.builder
+    pred = _PREDICATES[type(op)]
+    lc, rc = t.concrete(lty), t.concrete(rty)
+    if {lc.kind, rc.kind} == {"i", "u"} and t.promote(lc, rc) == t.float64:  # type: ignore
+        return _mixed_sign_compare(em, pred, lhs, lc, rhs, rc)  # type: ignore[arg-type]
     work = t.promote(lty, rty)  # type: ignore[arg-type]
     a, c = cast(em, lhs, lty, work), cast(em, rhs, rty, work)
-    pred = _PREDICATES[type(op)]
     kind = t.concrete(work).kind  # type: ignore[union-attr]
     if kind == "f":
         if pred == "!=":
@@ -294,6 +297,23 @@ def compare(em: Emitter, op: ast.cmpop, lhs: ir.Value, lty: t.Type, rhs: ir.Valu
     if kind == "i":
         return b.icmp_signed(pred, a, c)
     return b.icmp_unsigned(pred, a, c)
+
+
+def _mixed_sign_compare(em: Emitter, pred: str, lhs: ir.Value, lty: t.ScalarType,
+                        rhs: ir.Value, rty: t.ScalarType) -> ir.Value:
+    """int64 against uint64 compared exactly, as NumPy 2 does (not through float64)."""
+    b = em.builder
+    a, c = cast(em, lhs, lty, t.uint64 if lty.kind == "u" else t.int64), \
+        cast(em, rhs, rty, t.uint64 if rty.kind == "u" else t.int64)
+    signed_left = lty.kind == "i"
+    negative = b.icmp_signed("<", a if signed_left else c, ir.Constant(lt.i64, 0))
+    unsigned = b.icmp_unsigned(pred, a, c)
+    # A negative signed side is below every unsigned value.
+    below = {"<": True, "<=": True, ">": False, ">=": False, "==": False, "!=": True}[pred]
+    if not signed_left:
+        below = {"<": False, "<=": False, ">": True, ">=": True, "==": False,
+                 "!=": True}[pred]
+    return b.select(negative, ir.Constant(lt.i1, int(below)), unsigned)
 
 
 def negate(em: Emitter, val: ir.Value, ty: t.Type) -> ir.Value:

@@ -491,13 +491,33 @@ class FunctionLowerer:
         bty = self.type_of(node.value)
         if isinstance(bty, t.TupleType):
             k = constant_index(node.slice)
-            assert k is not None
-            return self.builder.extract_value(self.expr(node.value), k % len(bty.items))
+            if k is not None:
+                return self.builder.extract_value(self.expr(node.value), k % len(bty.items))
+            return self.tuple_item(node, bty)
         ty = self.type_of(node)
         if isinstance(ty, t.ArrayType):
             return self.view(node)
         ptr = self.element_pointer(node)
         return self.load_element(ptr, ty)  # type: ignore[arg-type]
+
+    def tuple_item(self, node: ast.Subscript, ty: t.TupleType) -> ir.Value:
+        """``tup[i]`` with a runtime index, for tuples whose items share one type."""
+        b = self.builder
+        item = lt.value(ty.items[0])
+        slots = self.alloca(ir.ArrayType(item, len(ty.items)), "tuple.items")
+        value = self.expr(node.value)
+        for k in range(len(ty.items)):
+            b.store(b.extract_value(value, k),
+                    b.gep(slots, [ir.Constant(lt.i32, 0), ir.Constant(lt.i32, k)]))
+        ity = self.type_of(node.slice)
+        index = arith.cast(self, self.expr(node.slice), ity, t.int64)
+        size = ir.Constant(lt.i64, len(ty.items))
+        if t.concrete(ity).kind == "i":  # type: ignore[union-attr]
+            index = b.select(b.icmp_signed("<", index, ir.Constant(lt.i64, 0)),
+                             b.add(index, size), index)
+        self.raise_if(b.icmp_unsigned(">=", index, size), "IndexError",
+                      "tuple index out of range")
+        return b.load(b.gep(slots, [ir.Constant(lt.i64, 0), index]))
 
     def load_element(self, ptr: ir.Value, ty: t.ScalarType) -> ir.Value:
         value = self.builder.load(ptr)

@@ -190,4 +190,5 @@ def check_argument(func: str, param: str, ty: t.Type, value: object, written: bo
     info = np.iinfo(ty.numpy_dtype)
     if not info.min <= int(value) <= info.max:
         raise OverflowError(f"{where} = {int(value)} is out of range for {ty}")
-    return value
+    # NumPy integers become Python ints, which every integer entry reads directly.
+    return int(value) if isinstance(value, np.integer) else value
