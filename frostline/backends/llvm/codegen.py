@@ -28,6 +28,7 @@ from frostline.toolchain.typing import (
     dotted_name,
 )
 
+
 class ModuleLowerer:
     """Owns the LLVM module: functions, externs, helpers, constants and the error table."""
 
