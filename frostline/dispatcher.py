@@ -16,7 +16,9 @@ from frostline.backends import llvm
 from frostline.stages.ast import ProgramAST
 from frostline.stages.closure import Closure
 from frostline.stages.definition import Definition, JitOptions
-from frostline.stages.executable import Executable
+from frostline.stages.executable import Executable, ObjectCode
+from frostline.stages.program import CompilableProgram, OptimizedProgram
+from frostline.stages.typed import TypedProgram
 from frostline.toolchain.frontend import parse
 from frostline.toolchain.pipeline import default_toolchain
 from frostline.toolchain.typing import infer_types
@@ -57,10 +59,10 @@ class Stages:
     definition: Definition
     program: ProgramAST
     closure: Closure
-    typed: Any
-    compilable: Any
-    optimized: Any
-    object_code: Any
+    typed: TypedProgram
+    compilable: CompilableProgram
+    optimized: OptimizedProgram
+    object_code: ObjectCode
 
     def assembly(self) -> str:
         return llvm.assembly(self.optimized)

@@ -17,6 +17,8 @@ import pytest
 from corpus.kernels import CASES, NOTSET, Case
 
 import frostline as fl
+from frostline.backends import python as python_backend
+from frostline.stages import Definition
 
 _ALLOWED_PY_ERRORS = (ZeroDivisionError, ValueError, AssertionError, IndexError, OverflowError,
                       UnboundLocalError)
@@ -101,7 +103,7 @@ def run_python(fn: Any, args: tuple) -> tuple[Any, BaseException | None]:
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            return fn(*args), None
+            return python_backend.run(Definition(fn), *args), None
     except Exception as exc:  # noqa: BLE001 - any exception is an outcome
         return None, exc
 
