@@ -29,9 +29,9 @@ MEMORY_CACHE = MemoryCache()
 
 
 def _call_key(args: tuple[Any, ...]) -> tuple[object, ...]:
-    """A cheap key that determines the argument types: Python types, plus dtype,
-    rank and contiguity (``flags.num & 3``) for arrays."""
-    # Unrolled for small arities: map(type, ...) costs several times more.
+    """A cheap key that determines the argument types: Python types for scalars,
+    dtype number, rank and contiguity for arrays."""
+    # Unrolled for small arities: map(...) and generators cost several times more.
     n = len(args)
     if n == 3:
         key: tuple[object, ...] = (type(args[0]), type(args[1]), type(args[2]))
@@ -43,8 +43,18 @@ def _call_key(args: tuple[Any, ...]) -> tuple[object, ...]:
         key = tuple(map(type, args))
     if _SCALAR_TYPES.issuperset(key):
         return key
-    return tuple((a.dtype, a.ndim, a.flags.num & 3) if isinstance(a, np.ndarray) else type(a)
-                 for a in args)
+    if n == 3:
+        return (_arg_key(args[0]), _arg_key(args[1]), _arg_key(args[2]))
+    if n == 2:
+        return (_arg_key(args[0]), _arg_key(args[1]))
+    return tuple(map(_arg_key, args))
+
+
+def _arg_key(value: Any) -> object:
+    if isinstance(value, np.ndarray):
+        # dtype number, rank and C/F contiguity packed in one int: cheap to hash.
+        return value.dtype.num | value.ndim << 8 | (value.flags.num & 3) << 16
+    return type(value)
 
 
 #: Types whose Python type alone determines the frostline type.
