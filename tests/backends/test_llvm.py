@@ -180,3 +180,39 @@ def test_gil_is_released_while_a_looping_kernel_runs():
     during = [t for t in ticks if start < t < start + elapsed]
     # With the GIL held the ticker could not run at all during the call.
     assert elapsed < 0.05 or len(during) >= 3
+
+
+def count_down(n):
+    if n == 0:
+        return 0
+    return 1 + count_down(n - 1)
+
+
+def ping(n):
+    return 0 if n == 0 else pong(n - 1) + 1
+
+
+def pong(n):
+    return 0 if n == 0 else ping(n - 1) + 1
+
+
+@pytest.mark.parametrize("kernel", [count_down, ping])
+def test_runaway_recursion_raises_recursion_error_instead_of_crashing(kernel):
+    import threading
+
+    f = fl.jit(kernel)
+    assert f(5000) == 5000
+    with pytest.raises(RecursionError, match="maximum recursion depth exceeded"):
+        f(10**9)
+    errors = []
+
+    def in_thread():
+        try:
+            f(10**9)
+        except RecursionError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=in_thread)
+    thread.start()
+    thread.join()
+    assert len(errors) == 1

@@ -45,6 +45,7 @@ class ModuleLowerer:
         self.helpers: dict[tuple[str, str], ir.Function] = {}
         self.arrays: dict[str, ir.GlobalVariable] = {}
         self.functions: dict[str, ir.Function] = {}
+        self.recursive = recursive_symbols(typed)
         for fn in typed.functions:
             llfn = ir.Function(self.module, lt.function(fn.return_type, fn.arg_types),
                                name=fn.symbol)
@@ -106,6 +107,25 @@ class ModuleLowerer:
                                           ir.Constant(dims, strides)])
 
 
+def recursive_symbols(typed: TypedProgram) -> frozenset[str]:
+    """The instances that can call themselves, directly or through others."""
+    calls = {fn.symbol: set(fn.call_target_map.values()) for fn in typed.functions}
+
+    def reaches(start: str) -> bool:
+        seen: set[str] = set()
+        stack = list(calls[start])
+        while stack:
+            symbol = stack.pop()
+            if symbol == start:
+                return True
+            if symbol not in seen:
+                seen.add(symbol)
+                stack.extend(calls[symbol])
+        return False
+
+    return frozenset(s for s in calls if reaches(s))
+
+
 class _Loop:
     def __init__(self, cont: ir.Block, brk: ir.Block):
         self.cont = cont
@@ -159,7 +179,9 @@ class FunctionLowerer:
             return
         fail = self.func.append_basic_block(f"raise.{exc}")
         ok = self.func.append_basic_block("ok")
-        self.builder.cbranch(cond, fail, ok)
+        expect = self.extern("llvm.expect.i1", lt.i1, [lt.i1, lt.i1])
+        unlikely = self.builder.call(expect, [cond, ir.Constant(lt.i1, 0)])
+        self.builder.cbranch(unlikely, fail, ok)
         with self.builder.goto_block(fail):
             self.builder.ret(self.status(exc, message, module))
         self.builder.position_at_end(ok)
@@ -173,7 +195,10 @@ class FunctionLowerer:
     # --- function ---------------------------------------------------------------------
 
     def lower(self) -> None:
-        out, *args = self.func.args
+        body = self.builder.block
+        out, self.stack_base, *args = self.func.args
+        if self.typed.symbol in self.mod.recursive:
+            self.check_stack_depth()
         for name, ty, arg in zip(self.fn.params, self.typed.arg_types, args, strict=True):
             slot = self.alloca(lt.value(ty), name)
             self.builder.store(arg, slot)
@@ -183,7 +208,6 @@ class FunctionLowerer:
             flag = self.alloca(lt.i1, f"{name}.set")
             self.builder.store(ir.Constant(lt.i1, 0), flag)
             self.flags[name] = flag
-        body = self.builder.block
         self.block(self.fn.tree.body)
         self.alloca_builder.branch(body)
         returns_none = isinstance(self.typed.return_type, t.NoneType)
@@ -194,6 +218,14 @@ class FunctionLowerer:
                     self.builder.ret(ir.Constant(lt.i32, 0))
                 else:
                     self.builder.unreachable()
+
+    def check_stack_depth(self) -> None:
+        """Recursion that would overflow the native stack raises RecursionError instead."""
+        b = self.builder
+        used = b.sub(b.ptrtoint(self.stack_base, lt.i64),
+                     b.ptrtoint(lt.stack_address(b), lt.i64))
+        self.raise_if(b.icmp_signed(">", used, ir.Constant(lt.i64, lt.RECURSION_STACK_LIMIT)),
+                      "RecursionError", "maximum recursion depth exceeded in compiled code")
 
     # --- statements -------------------------------------------------------------------
 
@@ -756,7 +788,7 @@ class FunctionLowerer:
                 args.append(arith.cast(self, self.expr(arg), self.type_of(arg), pty))
         ret_ty = callee_typed.return_type
         out = self.alloca(lt.value(ret_ty), "call.out")
-        status = self.builder.call(self.mod.functions[symbol], [out, *args])
+        status = self.builder.call(self.mod.functions[symbol], [out, self.stack_base, *args])
         failed = self.builder.icmp_signed("!=", status, ir.Constant(lt.i32, 0))
         fail = self.func.append_basic_block("call.failed")
         ok = self.func.append_basic_block("call.ok")

@@ -49,5 +49,24 @@ def value(ty: t.Type) -> ir.Type:
 
 
 def function(return_type: t.Type, arg_types: tuple[t.Type, ...]) -> ir.FunctionType:
-    """Internal ABI: ``i32 f(R* out, args...)``; the i32 is 0 or an error number."""
-    return ir.FunctionType(i32, [value(return_type).as_pointer()] + [value(a) for a in arg_types])
+    """Internal ABI: ``i32 f(R* out, i8* stack_base, args...)``.
+
+    The i32 is 0 or an error number; ``stack_base`` is the stack address where
+    the call from Python entered, so recursive functions can bound their depth.
+    """
+    return ir.FunctionType(i32, [value(return_type).as_pointer(), i8p]
+                           + [value(a) for a in arg_types])
+
+
+#: Native stack a recursion may use before it raises RecursionError (Python's threads
+#: and main thread get 8 MiB by default on Linux).
+RECURSION_STACK_LIMIT = 1 << 20
+
+
+def stack_address(builder: ir.IRBuilder) -> ir.Value:
+    """The current frame's address (``llvm.frameaddress(0)``)."""
+    module = builder.module
+    fn = module.globals.get("llvm.frameaddress.p0")
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(i8p, [i32]), name="llvm.frameaddress.p0")
+    return builder.call(fn, [ir.Constant(i32, 0)])

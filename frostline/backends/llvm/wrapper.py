@@ -252,7 +252,7 @@ class EntryEmitter:
         out = self.alloca(lt.value(self.return_type))
         if self.release_gil:
             state = self.call("PyEval_SaveThread")
-        status = b.call(self.kernel, [out, *args])
+        status = b.call(self.kernel, [out, lt.stack_address(b), *args])
         if self.release_gil:
             self.call("PyEval_RestoreThread", state)
         for buf in self.buffers:
