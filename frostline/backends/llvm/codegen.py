@@ -222,8 +222,10 @@ class FunctionLowerer:
     def check_stack_depth(self) -> None:
         """Recursion that would overflow the native stack raises RecursionError instead."""
         b = self.builder
+        # ``out`` lives in the caller's frame: a stack position without forcing a frame
+        # pointer (llvm.frameaddress would cost every call a register).
         used = b.sub(b.ptrtoint(self.stack_base, lt.i64),
-                     b.ptrtoint(lt.stack_address(b), lt.i64))
+                     b.ptrtoint(self.func.args[0], lt.i64))
         self.raise_if(b.icmp_signed(">", used, ir.Constant(lt.i64, lt.RECURSION_STACK_LIMIT)),
                       "RecursionError", "maximum recursion depth exceeded in compiled code")
 

@@ -62,11 +62,3 @@ def function(return_type: t.Type, arg_types: tuple[t.Type, ...]) -> ir.FunctionT
 #: and main thread get 8 MiB by default on Linux).
 RECURSION_STACK_LIMIT = 1 << 20
 
-
-def stack_address(builder: ir.IRBuilder) -> ir.Value:
-    """The current frame's address (``llvm.frameaddress(0)``)."""
-    module = builder.module
-    fn = module.globals.get("llvm.frameaddress.p0")
-    if fn is None:
-        fn = ir.Function(module, ir.FunctionType(i8p, [i32]), name="llvm.frameaddress.p0")
-    return builder.call(fn, [ir.Constant(i32, 0)])

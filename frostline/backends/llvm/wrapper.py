@@ -252,7 +252,8 @@ class EntryEmitter:
         out = self.alloca(lt.value(self.return_type))
         if self.release_gil:
             state = self.call("PyEval_SaveThread")
-        status = b.call(self.kernel, [out, lt.stack_address(b), *args])
+        stack_base = b.bitcast(out, lt.i8p)  # a slot in this frame marks where Python entered
+        status = b.call(self.kernel, [out, stack_base, *args])
         if self.release_gil:
             self.call("PyEval_RestoreThread", state)
         for buf in self.buffers:
