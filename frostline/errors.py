@@ -2,6 +2,41 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
+import weakref
+
+_exceptions: weakref.WeakValueDictionary[tuple[str, str], type] = weakref.WeakValueDictionary()
+_exceptions_lock = threading.Lock()
+
+
+def register_exception(cls: type[BaseException]) -> None:
+    """Remember an exception class a kernel raises, so classes that cannot be imported
+    (defined inside a function) are still found when the kernel raises them."""
+    with _exceptions_lock:
+        _exceptions[(cls.__module__, cls.__qualname__)] = cls
+
+
+def exception_class(module: str, qualname: str) -> type[BaseException]:
+    """The exception class a kernel raises: remembered, else imported by name.
+
+    A class that can be found neither way (a local class, in another process)
+    becomes a RuntimeError naming it.
+    """
+    with _exceptions_lock:
+        cls = _exceptions.get((module, qualname))
+    if cls is not None:
+        return cls
+    try:
+        found: object = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError):
+        return type(qualname.rsplit(".", 1)[-1], (RuntimeError,), {"__module__": module})
+    if isinstance(found, type) and issubclass(found, BaseException):
+        return found
+    return RuntimeError
+
 
 class CompileError(Exception):
     """A program outside the kernel language, reported at its source position.

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from frostline import types as fltypes
-from frostline.errors import CompileError
+from frostline.errors import CompileError, register_exception
 from frostline.stages.ast import (
     ArrayConstant,
     BuiltinRef,
@@ -175,6 +175,7 @@ class _FunctionReader:
         if fn is not None:
             return _Callee(fn)
         if isinstance(value, type) and issubclass(value, BaseException):
+            register_exception(value)
             return ExceptionRef(value.__module__, value.__qualname__)
         if _is_constant(value):
             return Constant(value)

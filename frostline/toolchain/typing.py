@@ -12,6 +12,7 @@ generation reads the types recorded here.
 from __future__ import annotations
 
 import ast
+import itertools
 from collections.abc import Iterator
 from typing import NoReturn
 
@@ -74,6 +75,15 @@ _OP_NAMES = {
 def op_symbol(op: ast.AST) -> str:
     """The source spelling of a binary operator."""
     return _OP_NAMES.get(type(op), type(op).__name__)
+
+
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def _fits(value: int, ty: t.ScalarType) -> bool:
+    if ty.is_signed:
+        return -(1 << (ty.bits - 1)) <= value < (1 << (ty.bits - 1))
+    return 0 <= value < (1 << ty.bits)
 
 
 def constant_type(value: object) -> t.Type:
@@ -373,7 +383,10 @@ class FunctionTyper:
                 isinstance(i, t.ScalarType) for i in ret.items):
             self.fail(self.fn.tree, "returned tuples may only hold scalars")
         self.inst.return_type = ret
-        self.inst.locals = {k: v for k, v in self.env.items() if k not in self.params}
+        # Parameters appear here too when assignments widen them (n = n / 2 makes an
+        # int64 parameter a float64 variable, as in Python).
+        args = dict(zip(self.fn.params, self.inst.arg_types, strict=True))
+        self.inst.locals = {k: v for k, v in self.env.items() if args.get(k) != v}
         self.inst.exprs = self.exprs
         self.inst.calls = self.calls
         self.inst.written = frozenset(w for w in self.written if w in self.params)
@@ -441,6 +454,7 @@ class FunctionTyper:
         result = binop_type(node.op, current, value)
         if isinstance(result, str):
             self.fail(node, result)
+        self.literals_fit(node, [(node.value, value), (target, current)])
         self.exprs[node_key(node)] = result
         if isinstance(target, ast.Name):
             self.assign(target, result, node)
@@ -566,6 +580,8 @@ class FunctionTyper:
                           "whole rows)")
             if not can_cast(value, element):
                 self.fail(value_node, f"cannot store a {value} in an array of {element}")
+            if isinstance(value_node, ast.expr):
+                self.literals_fit(value_node, [(value_node, value), (target, element)])
         else:
             self.fail(target, "can only assign to names, tuples of names and array elements")
 
@@ -577,15 +593,6 @@ class FunctionTyper:
             if not can_cast(value, self.declared[name]):
                 self.fail(value_node, f"cannot assign a {value} to '{name}', declared "
                           f"{self.declared[name]}")
-            return
-        if name in self.params:
-            current = self.env[name]
-            if not can_cast(value, current) or (
-                    isinstance(current, t.ArrayType) != isinstance(value, t.ArrayType)):
-                self.fail(value_node, f"cannot assign a {value} to parameter '{name}' of "
-                          f"type {current}")
-            if isinstance(value, t.ArrayType):
-                self.origins[name] = self.origins[name] | self.array_origins(value_node)
             return
         current = self.env.get(name)
         unified = t.concrete(value) if current is None else t.unify(current, value)
@@ -649,7 +656,31 @@ class FunctionTyper:
                       "messages)")
         if isinstance(node.value, (complex, bytes)) or node.value is Ellipsis:
             self.fail(node, f"{type(node.value).__name__} values are not supported")
+        self.check_int64(node, node.value)
         return constant_type(node.value)
+
+    def check_int64(self, node: ast.AST, value: object, what: str = "integer literal") -> None:
+        if type(value) is int and not _INT64_MIN <= value <= _INT64_MAX:
+            self.fail(node, f"{what} {value} does not fit in int64")
+
+    def literal_int(self, node: ast.expr) -> int | None:
+        """The value of an int literal (or global Python int) operand, else None."""
+        value = constant_index(node)
+        if value is None:
+            name = dotted_name(node)
+            ref = self.fn.lookup(name) if name and not self.is_local(name) else None
+            if isinstance(ref, Constant) and type(ref.value) is int:
+                value = ref.value
+        return value
+
+    def literals_fit(self, node: ast.AST, operands: list[tuple[ast.expr, MaybeType]]) -> None:
+        """An int literal meeting a narrower integer must fit it (NumPy raises otherwise)."""
+        for (a, at), (_, bt) in itertools.permutations(operands, 2):
+            value = self.literal_int(a)
+            if value is not None and at == t.weak_int and isinstance(bt, t.ScalarType) \
+                    and bt.is_int and not _fits(value, bt):
+                self.fail(node, f"integer literal {value} is out of range for {bt} (NumPy "
+                          "raises OverflowError here)")
 
     def load_name(self, node: ast.Name) -> MaybeType:
         name = node.id
@@ -665,6 +696,7 @@ class FunctionTyper:
 
     def global_type(self, node: ast.AST, value: GlobalValue) -> t.Type:
         if isinstance(value, Constant):
+            self.check_int64(node, value.value, f"'{dotted_name(node)}' =")
             return constant_type(value.value)
         if isinstance(value, ArrayConstant):
             scalar = t.scalar_from_dtype(np.dtype(value.dtype))
@@ -741,9 +773,13 @@ class FunctionTyper:
         result = binop_type(node.op, left, right)
         if isinstance(result, str):
             self.fail(node, result)
+        self.literals_fit(node, [(node.left, left), (node.right, right)])
         return result
 
     def expr_UnaryOp(self, node: ast.UnaryOp) -> MaybeType:
+        if isinstance(node.op, ast.USub) and constant_index(node) == _INT64_MIN:
+            self.exprs[node_key(node.operand)] = t.weak_int  # -9223372036854775808 fits
+            return t.weak_int
         operand = self.expr(node.operand)
         if isinstance(operand, _Unknown):
             return UNKNOWN
@@ -773,9 +809,20 @@ class FunctionTyper:
         for op in node.ops:
             if isinstance(op, (ast.Is, ast.IsNot, ast.In, ast.NotIn)):
                 self.fail(node, "'is' and 'in' comparisons are not supported in kernels")
-        for x, n in zip(operands, [node.left, *node.comparators], strict=True):
+        nodes = [node.left, *node.comparators]
+        for x, n in zip(operands, nodes, strict=True):
             if not isinstance(x, (_Unknown, t.ScalarType, t.WeakType)):
                 self.fail(n, f"only scalars can be compared, not {x}")
+        # A literal outside a narrow integer type compares exactly, as in NumPy 2:
+        # uint8 250 < 300 is True, so 300 is compared as int64, not wrapped to uint8.
+        for i in range(len(nodes) - 1):
+            for a, b in ((i, i + 1), (i + 1, i)):
+                value = self.literal_int(nodes[a])
+                other = operands[b]
+                if value is not None and operands[a] == t.weak_int and \
+                        isinstance(other, t.ScalarType) and other.is_int and \
+                        not _fits(value, other):
+                    self.exprs[node_key(nodes[a])] = t.int64
         return t.bool_
 
     def expr_IfExp(self, node: ast.IfExp) -> MaybeType:

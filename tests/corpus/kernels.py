@@ -2408,3 +2408,36 @@ CASES.append(Case(int_pow, _const((-3, -2)), "int_pow-negexp2", expected_raises=
                   note="int ** negative int raises ValueError"))
 CASES.append(Case(int_pow, _const((3, 41)), "int_pow-wrap", expected=wrap_i64(3**41),
                   note="int64 overflow wraps"))
+
+
+# Int literals outside a narrow element type compare exactly (NumPy 2), not wrapped
+def narrow_literal_compare(a):
+    return a[0] < 300, a[0] > -1, 300 > a[0], -1 < a[0] < 300, a[0] == 256
+
+
+register(narrow_literal_compare, lambda: (np.array([250], dtype=np.uint8),),
+         lambda: (np.array([100], dtype=np.int8),),
+         lambda: (np.array([-5], dtype=np.int16),))
+
+
+# Parameters take the type of what is assigned to them, as Python variables do
+def param_widened(n):
+    n = n / 2
+    return n
+
+
+def param_scaled(x, k):
+    for _ in range(k):
+        x = x * 0.5
+    return x
+
+
+register(param_widened, (3,), (-7,))
+register(param_scaled, (1, 3), (5, 0))
+
+
+def int64_min_literal(x):
+    return x > -9223372036854775808, -9223372036854775808 + x
+
+
+register(int64_min_literal, (5,), (1,))

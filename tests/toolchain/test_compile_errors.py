@@ -290,6 +290,18 @@ def k(x):
 def k(x, y):
     x[0] = y  # error: y
 """, "float64[:], float64[:]", "cannot store a float64[:] in an array of float64"),
+    ("literal-too-big", """
+def k(x):
+    return x + 100000000000000000000000  # error: 100000000000000000000000
+""", "int64", "integer literal 100000000000000000000000 does not fit in int64"),
+    ("literal-out-of-range", """
+def k(a):
+    return a[0] + 300  # error: a[0] + 300
+""", "uint8[:]", "integer literal 300 is out of range for uint8"),
+    ("store-literal-out-of-range", """
+def k(a):
+    a[0] = -1  # error: -1
+""", "uint16[:]", "integer literal -1 is out of range for uint16"),
     ("none-variable", """
 def k(x):
     y = None  # error: None

@@ -35,7 +35,11 @@ class Emitter(Protocol):
 
 
 def flags(em: Emitter) -> tuple[str, ...]:
-    return ("fast",) if em.fastmath else ()
+    """Float instruction flags: with fastmath, reassociation and contraction (FMA) only.
+
+    Not LLVM's full 'fast': nnan/ninf would let it fold away isnan() and inf tests.
+    """
+    return ("reassoc", "contract") if em.fastmath else ()
 
 
 def const(ty: t.Type, value: object) -> ir.Constant:
@@ -45,6 +49,10 @@ def const(ty: t.Type, value: object) -> ir.Constant:
         value = int(value)
     if llty == lt.i1:
         value = int(bool(value))
+    elif isinstance(llty, ir.IntType):
+        # Two's complement in the type's width: -(2**63) arrives as the literal 2**63.
+        value = (int(value) + (1 << (llty.width - 1))) % (1 << llty.width) - (
+            1 << (llty.width - 1))
     return ir.Constant(llty, value)
 
 

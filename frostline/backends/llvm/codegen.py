@@ -148,8 +148,8 @@ class FunctionLowerer:
         self.builder = ir.IRBuilder(self.func.append_basic_block("body"))
         self.vars: dict[str, ir.AllocaInstr] = {}
         self.flags: dict[str, ir.AllocaInstr] = {}
-        self.types: dict[str, t.Type] = dict(typed.locals)
-        self.types.update(zip(fn.params, typed.arg_types, strict=True))
+        self.types: dict[str, t.Type] = dict(zip(fn.params, typed.arg_types, strict=True))
+        self.types.update(typed.locals)  # a parameter may be widened by assignments
         self.loops: list[_Loop] = []
         self.assigned: set[str] = set(fn.params)
 
@@ -200,10 +200,12 @@ class FunctionLowerer:
         if self.typed.symbol in self.mod.recursive:
             self.check_stack_depth()
         for name, ty, arg in zip(self.fn.params, self.typed.arg_types, args, strict=True):
-            slot = self.alloca(lt.value(ty), name)
-            self.builder.store(arg, slot)
+            slot = self.alloca(lt.value(self.types[name]), name)
+            self.builder.store(arith.cast(self, arg, ty, self.types[name]), slot)
             self.vars[name] = slot
         for name, ty in self.typed.locals:
+            if name in self.vars:
+                continue
             self.vars[name] = self.alloca(lt.value(ty), name)
             flag = self.alloca(lt.i1, f"{name}.set")
             self.builder.store(ir.Constant(lt.i1, 0), flag)

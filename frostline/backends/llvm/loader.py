@@ -8,7 +8,6 @@ would crash the process.
 from __future__ import annotations
 
 import ctypes
-import importlib
 import itertools
 import threading
 from collections.abc import Callable
@@ -18,6 +17,7 @@ import numpy as np
 
 from frostline import types as t
 from frostline.backends.llvm.target import host_target, target_machine
+from frostline.errors import exception_class
 from frostline.stages.executable import EntryABI, Executable, ObjectCode
 
 METH_FASTCALL = 0x80
@@ -103,11 +103,8 @@ class ErrorReporter:
 
     def __call__(self, number: int) -> None:
         entry = self.errors[number - 1]
-        module = importlib.import_module(entry.module)
-        cls: object = module
-        for part in entry.qualname.split("."):
-            cls = getattr(cls, part)
-        raise (cls(entry.message) if entry.message else cls())  # type: ignore[operator]
+        cls = exception_class(entry.module, entry.qualname)
+        raise (cls(entry.message) if entry.message else cls())
 
 
 class ArgumentReporter:
