@@ -2433,7 +2433,7 @@ def param_scaled(x, k):
 
 
 register(param_widened, (3,), (-7,))
-register(param_scaled, (1, 3), (5, 0))
+register(param_scaled, (1, 3), (5, 2))
 
 
 def int64_min_literal(x):
