@@ -178,8 +178,10 @@ def assigned_names(fn: ast.FunctionDef) -> frozenset[str]:
 class FunctionAST:
     """One parsed function: its source, where it came from and what its free names mean.
 
-    ``source`` is the dedented function text without decorators; ``line_offset``
-    and ``col_offset`` map positions in it back to the original file.
+    ``source`` is the dedented function text (decorators included); ``line_offset``
+    and ``col_offset`` map positions in it back to the original file.  ``options``
+    are the function's own when it is an ``fl.jit`` function called by another;
+    None means it follows the program's options.
     """
 
     fid: str
@@ -191,6 +193,7 @@ class FunctionAST:
     params: tuple[str, ...]
     defaults: tuple[tuple[str, Constant], ...]
     names: tuple[tuple[str, GlobalValue], ...]
+    options: JitOptions | None = None
 
     @property
     def tree(self) -> ast.FunctionDef:
@@ -215,6 +218,7 @@ class FunctionAST:
         parts = [self.fid, body]
         parts += [f"{k}={v.fingerprint}" for k, v in self.defaults]
         parts += [f"{k}={v.fingerprint}" for k, v in self.names]
+        parts.append(self.options.fingerprint if self.options else "program options")
         return digest("function-ast", *parts)
 
     def position(self, node: ast.AST) -> tuple[int, int, str]:

@@ -34,7 +34,7 @@ from frostline.stages.ast import (
     Unsupported,
     assigned_names,
 )
-from frostline.stages.definition import Definition
+from frostline.stages.definition import Definition, JitOptions
 from frostline.toolchain.library import KNOWN_NAMES
 
 _MODULES = {"builtins": builtins, "math": math, "numpy": np}
@@ -64,10 +64,11 @@ def _python_function(obj: object) -> Callable[..., object] | None:
 class _FunctionReader:
     """Reads one function and resolves its free names."""
 
-    def __init__(self, fn: Callable[..., object], fid: str):
+    def __init__(self, fn: Callable[..., object], fid: str, options: JitOptions | None):
         self.fn = fn
         self.fid = fid
-        self.callees: list[Callable[..., object]] = []
+        self.options = options
+        self.callees: list[_Callee] = []
         code = fn.__code__  # type: ignore[attr-defined]
         self.filename = code.co_filename
         if fn.__name__ == "<lambda>":
@@ -125,13 +126,14 @@ class _FunctionReader:
                 continue
             if isinstance(value, _Callee):
                 resolved[dotted] = FunctionRef(fid_of(value.fn))
-                self.callees.append(value.fn)
+                self.callees.append(value)
             else:
                 resolved[dotted] = value
         return FunctionAST(
             fid=self.fid, name=self.fn.__name__, filename=self.filename,
             line_offset=self.line_offset, col_offset=self.col_offset, source=self.source,
-            params=params, defaults=tuple(defaults), names=tuple(sorted(resolved.items())))
+            params=params, defaults=tuple(defaults), names=tuple(sorted(resolved.items())),
+            options=self.options)
 
     def lookup(self, name: str) -> tuple[bool, object]:
         code = self.fn.__code__  # type: ignore[attr-defined]
@@ -173,7 +175,7 @@ class _FunctionReader:
             return TypeRef(str(value))
         fn = _python_function(value)
         if fn is not None:
-            return _Callee(fn)
+            return _Callee(fn, getattr(value, "options", None))
         if isinstance(value, type) and issubclass(value, BaseException):
             register_exception(value)
             return ExceptionRef(value.__module__, value.__qualname__)
@@ -187,8 +189,11 @@ class _FunctionReader:
 
 
 class _Callee:
-    def __init__(self, fn: Callable[..., object]):
+    """A called function, with its own options when it is an ``fl.jit`` function."""
+
+    def __init__(self, fn: Callable[..., object], options: JitOptions | None):
         self.fn = fn
+        self.options = options
 
 
 def _is_constant(value: object) -> bool:
@@ -262,14 +267,14 @@ def parse(definition: Definition) -> ProgramAST:
         return fids[id(fn)]
 
     entry = fid_of(definition.function)
-    queue = [definition.function]
+    queue = [_Callee(definition.function, None)]
     functions: dict[str, FunctionAST] = {}
     while queue:
-        fn = queue.pop()
-        fid = fid_of(fn)
+        callee = queue.pop()
+        fid = fid_of(callee.fn)
         if fid in functions:
             continue
-        reader = _FunctionReader(fn, fid)
+        reader = _FunctionReader(callee.fn, fid, callee.options)
         functions[fid] = reader.read(fid_of)
         queue.extend(reader.callees)
     return ProgramAST(entry, tuple(functions[k] for k in sorted(functions)),

@@ -17,7 +17,8 @@ class LibraryFunction:
     """A function of the language.
 
     ``result``: 'float' (always float64), 'ufunc' (float32 stays float32, ints become
-    float64), 'same' (NumPy promotion of the arguments, ints stay ints), 'bool', 'int'.
+    float64), 'rounding' (like 'ufunc', but integers and bools keep their type, as in
+    NumPy 2), 'same' (NumPy promotion of the arguments, ints stay ints), 'bool', 'int'.
     ``check``: '' (none), 'domain' (nan or inf from finite arguments is ValueError),
     'overflow' (inf from finite arguments is OverflowError, nan is ValueError),
     'gamma' (non-positive integers are ValueError, else as 'overflow'), 'toint'
@@ -85,8 +86,8 @@ LIBRARY: dict[str, LibraryFunction] = _table(
     *(F(f"numpy.{n}", 1, 1, "ufunc") for n in (
         "sqrt", "exp", "expm1", "exp2", "log", "log2", "log10", "log1p", "sin", "cos", "tan",
         "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh",
-        "floor", "ceil", "trunc", "rint", "fabs", "cbrt", "deg2rad", "rad2deg", "degrees",
-        "radians")),
+        "rint", "fabs", "cbrt", "deg2rad", "rad2deg", "degrees", "radians")),
+    *(F(f"numpy.{n}", 1, 1, "rounding") for n in ("floor", "ceil", "trunc")),
     *(F(f"numpy.{n}", 2, 2, "ufunc") for n in ("arctan2", "hypot", "copysign")),
     *(F(f"numpy.{n}", 1, 1, "same") for n in ("abs", "absolute", "sign", "square")),
     *(F(f"numpy.{n}", 2, 2, "same") for n in ("power", "minimum", "maximum", "fmin", "fmax")),
@@ -125,6 +126,6 @@ def result_type(fn: LibraryFunction, args: list[t.Type]) -> t.Type:
         return promoted
     concrete = t.concrete(promoted)
     assert isinstance(concrete, t.ScalarType)
-    if concrete.is_float:
+    if concrete.is_float or fn.result == "rounding":
         return promoted
     return t.float64

@@ -239,3 +239,20 @@ def test_runaway_recursion_raises_recursion_error_instead_of_crashing(kernel):
     thread.start()
     thread.join()
     assert len(errors) == 1
+
+
+@fl.jit(boundscheck=True)
+def checked_get(a, i):
+    return a[i]
+
+
+def unchecked_caller(a, i):
+    return checked_get(a, i) + a[i]
+
+
+def test_jit_callees_keep_their_own_options():
+    f = fl.jit(unchecked_caller)
+    x = np.arange(3.0)
+    assert f(x, 1) == 2.0
+    with pytest.raises(IndexError):
+        f(x, 5)

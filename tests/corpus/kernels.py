@@ -2441,3 +2441,11 @@ def int64_min_literal(x):
 
 
 register(int64_min_literal, (5,), (1,))
+
+
+# NumPy 2: np.floor/ceil/trunc keep integer (and bool) types
+def np_rounding_ints(n, m, f):
+    return np.floor(n), np.ceil(m), np.trunc(n), np.floor(f), np.ceil(f)
+
+
+register(np_rounding_ints, (np.int64(3), np.int8(-4), -2.5), (np.int64(-7), np.int8(9), 2.5))

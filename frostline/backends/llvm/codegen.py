@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 from typing import NoReturn
 
+import numpy as np
 from llvmlite import ir
 
 from frostline import types as t
@@ -82,21 +83,20 @@ class ModuleLowerer:
     def array_constant(self, value: ArrayConstant, ty: t.ArrayType) -> ir.Constant:
         """A frozen global array as an array struct pointing at a constant global."""
         if value.fingerprint not in self.arrays:
-            data = value.to_array().ravel()
-            elem = lt.memory(ty.dtype)
-            if ty.dtype.is_bool:
-                items = [ir.Constant(elem, int(x)) for x in data]
-            else:
-                items = [ir.Constant(elem, x.item()) for x in data]
-            init = ir.Constant(ir.ArrayType(elem, len(items)), items)
+            # The bytes as one string constant: an element per IR constant would make a
+            # large table cost seconds to print and parse.
+            data = bytearray(np.ascontiguousarray(value.to_array()).tobytes())
+            init = ir.Constant(ir.ArrayType(lt.i8, len(data)), data)
             gv = ir.GlobalVariable(self.module, init.type,
                                    name=f"fl.const.{len(self.arrays)}")
             gv.linkage = "internal"
             gv.global_constant = True
+            gv.align = 64
             gv.initializer = init
             self.arrays[value.fingerprint] = gv
         gv = self.arrays[value.fingerprint]
-        ptr = gv.gep([ir.Constant(lt.i32, 0), ir.Constant(lt.i32, 0)])
+        elem_ptr = lt.memory(ty.dtype).as_pointer()
+        ptr = gv.gep([ir.Constant(lt.i32, 0), ir.Constant(lt.i32, 0)]).bitcast(elem_ptr)
         itemsize = ty.dtype.itemsize
         shape = list(value.shape)
         strides = [itemsize] * len(shape)
@@ -139,8 +139,9 @@ class FunctionLowerer:
         self.mod = mod
         self.typed = typed
         self.fn = fn
-        self.fastmath = mod.options.fastmath
-        self.boundscheck = mod.options.boundscheck
+        options = fn.options or mod.options  # an fl.jit callee keeps its own options
+        self.fastmath = options.fastmath
+        self.boundscheck = options.boundscheck
         self.func = mod.functions[typed.symbol]
         # Allocas go to their own entry block, which jumps to the body once it is emitted.
         self.entry = self.func.append_basic_block("allocas")

@@ -217,7 +217,7 @@ SPECIAL: dict[str, Lowering] = {
 def work_type(name: str, arg_types: list[t.Type], result: t.Type) -> t.ScalarType:
     """The type the arguments are converted to before the call."""
     spec = LIBRARY[name]
-    if spec.result in ("same", "ufunc"):
+    if spec.result in ("same", "ufunc", "rounding"):
         return t.concrete(result)  # type: ignore[return-value]
     if spec.result == "bool" or spec.check == "toint":
         # Classification and rounding keep integers as they are.
@@ -237,6 +237,8 @@ def lower_call(em: arith.Emitter, name: str, args: list[ir.Value], work: t.Scala
     short = name.split(".")[1]
     if name in SPECIAL:
         return SPECIAL[name](em, args, work)
+    if spec.result == "rounding" and not work.is_float:
+        return args[0]  # np.floor of an integer is that integer
     if name == "math.gcd":
         return b.call(em.helper("gcd", t.int64), args)
     if name in ("math.floor", "math.ceil", "math.trunc", "builtins.round"):
