@@ -54,15 +54,16 @@ _UNSUPPORTED_STATEMENTS = {
     ast.ClassDef: "class definitions", ast.With: "'with' statements",
     ast.Try: "'try' statements", ast.Import: "imports", ast.ImportFrom: "imports",
     ast.Global: "'global' statements", ast.Nonlocal: "'nonlocal' statements",
-    ast.Delete: "'del' statements", ast.AsyncFor: "'async for'",
-    ast.AsyncWith: "'async with'", ast.Match: "'match' statements",
+    ast.Delete: "'del' statements", ast.AsyncFor: "'async for' loops",
+    ast.AsyncWith: "'async with' statements", ast.Match: "'match' statements",
 }
 _UNSUPPORTED_EXPRESSIONS = {
     ast.List: "lists", ast.Dict: "dicts", ast.Set: "sets", ast.ListComp: "list comprehensions",
     ast.SetComp: "set comprehensions", ast.DictComp: "dict comprehensions",
     ast.GeneratorExp: "generator expressions", ast.Lambda: "lambda functions",
-    ast.JoinedStr: "f-strings", ast.Starred: "starred expressions", ast.Await: "await",
-    ast.Yield: "yield", ast.YieldFrom: "yield", ast.NamedExpr: "assignment expressions",
+    ast.JoinedStr: "f-strings", ast.Starred: "starred expressions",
+    ast.Await: "await expressions", ast.Yield: "yield expressions",
+    ast.YieldFrom: "yield expressions", ast.NamedExpr: "assignment expressions",
     ast.Slice: "slices",
 }
 _OP_NAMES = {
