@@ -282,13 +282,15 @@ class ProgramTyper:
             self.type_instance(entry.fid, arg_types)
             if not self.changed:
                 break
-        for inst in self.instances.values():
+        root = self.instances[(entry.fid, arg_types)]
+        # Instances made while local types were still settling may be unused now.
+        live = self.reachable(root)
+        for inst in live:
             fn = self.program.function(inst.fid)
             if inst.unknown_nodes or isinstance(inst.return_type, _Unknown):
                 node = inst.unknown_nodes[0] if inst.unknown_nodes else fn.tree
                 raise _error(fn, node, f"cannot infer a type here: {fn.name}() depends on its "
                              "own result with no path that returns a value of a known type")
-        root = self.instances[(entry.fid, arg_types)]
         if sig.return_type is not None and not can_cast(root.return_type, sig.return_type):
             raise _error(entry, entry.tree, f"{entry.name}() returns {root.return_type}, which "
                          f"cannot be converted to the declared {sig.return_type}")
@@ -300,8 +302,21 @@ class ProgramTyper:
                 locals=tuple(sorted(i.locals.items())),
                 expr_types=tuple(i.exprs.items()), call_targets=tuple(i.calls.items()),
                 written_params=tuple(sorted(i.written)))
-            for i in self.instances.values())
+            for i in live)
         return TypedProgram(self.closure, root.symbol, functions)
+
+    def reachable(self, root: _Instance) -> list[_Instance]:
+        """The instances the root calls, transitively, in a stable order."""
+        by_symbol = {i.symbol: i for i in self.instances.values()}
+        order, stack, seen = [], [root], {root.symbol}
+        while stack:
+            inst = stack.pop()
+            order.append(inst)
+            for symbol in inst.calls.values():
+                if symbol not in seen:
+                    seen.add(symbol)
+                    stack.append(by_symbol[symbol])
+        return sorted(order, key=lambda i: i.symbol)
 
     def type_instance(self, fid: str, arg_types: tuple[t.Type, ...]) -> _Instance:
         key = (fid, arg_types)

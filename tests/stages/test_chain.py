@@ -136,3 +136,21 @@ def test_stages_helper_of_a_jit_function():
     assert isinstance(stages.optimized, OptimizedProgram)
     assert isinstance(stages.object_code, ObjectCode)
     assert "ret" in stages.assembly()
+
+
+def doubled(v):
+    return v * 2
+
+
+def settles_to_float(n):
+    x = 0
+    for _ in range(n):
+        x = doubled(x) + 0.5
+    return x
+
+
+def test_instances_left_behind_while_types_settle_are_dropped():
+    typed = infer_types(bind(parse(Definition(settles_to_float)), "int64"))
+    callee = [f for f in typed.functions if f.fid.endswith(":doubled")]
+    assert [str(f.arg_types[0]) for f in callee] == ["float64"]
+    assert fl.jit(settles_to_float)(3) == settles_to_float(3)
