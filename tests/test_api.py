@@ -200,3 +200,33 @@ def test_dispatch_tells_array_subclasses_and_dtypes_apart(tmp_path):
     assert f(floats) == 1.5
     assert f(ints) == 7 and isinstance(f(ints), int)
     assert f(np.arange(6.0).reshape(2, 3)[:, 0]) == 0.0  # strided view: its own specialisation
+
+
+def poly(x, k):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += x[i] ** k
+    return s
+
+
+def test_threads_compiling_and_calling_at_once_agree():
+    import threading
+
+    shared = fl.jit(poly)
+    barrier = threading.Barrier(4)
+    results: list[object] = []
+    x = np.arange(5.0)
+
+    def work(k):
+        barrier.wait()
+        own = fl.jit(poly, cache=False)
+        results.append((shared(x, k), own(x, k), shared(x, float(k))))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(r[0] for r in results) == [poly(x, k) for k in range(4)]
+    assert all(a == b == c for a, b, c in results)
+    assert len(shared.signatures) == 2
