@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, overload
 
@@ -12,6 +13,7 @@ import attrs
 import numpy as np
 
 from frostline import types as t
+from frostline._vectorcall import callable_class, set_entry
 from frostline.backends import llvm
 from frostline.stages.ast import ProgramAST
 from frostline.stages.closure import Closure
@@ -78,8 +80,15 @@ class Stages:
         return llvm.assembly(self.optimized)
 
 
-class Dispatcher:
-    """A jit function: call it, or ``.compile(signature)`` it ahead of time."""
+class _DispatcherMethods:
+    """A jit function: call it, or ``.compile(signature)`` it ahead of time.
+
+    Calls go first through the dispatch guard of the executable used last, emitted
+    in IR: when every argument has exactly that executable's type the call costs
+    about as much as calling the executable; anything else takes the Python path
+    (``__call__``), which finds or compiles the executable and points the guard
+    at it.
+    """
 
     def __init__(self, fn: Callable[..., Any], options: JitOptions, cache: bool = True):
         if not inspect.isfunction(fn):
@@ -95,6 +104,7 @@ class Dispatcher:
         self._lock = threading.RLock()
         self._params = inspect.signature(fn)
         self._nparams = len(self._params.parameters)
+        self._fast: tuple[object, ...] | None = None
 
     @property
     def options(self) -> JitOptions:
@@ -119,7 +129,17 @@ class Dispatcher:
         exe = self._by_key.get(key)
         if exe is None:
             exe = self._compile_for(args, key)
+        if exe.guard and self._fast is not exe._owner:
+            self._use(exe)
         return exe(*args)
+
+    def _use(self, exe: Executable) -> None:
+        """Route calls through ``exe``'s guard until another executable is needed."""
+        # The owner tuple reaches the dispatcher only weakly: no reference cycle.
+        owner = (functools.partial(_call_python, weakref.ref(self)), exe._owner, np.ndarray)
+        self._fast_owner = owner
+        self._fast = exe._owner
+        set_entry(self, exe.guard, owner)
 
     def _compile_for(self, args: tuple[Any, ...], key: tuple[object, ...]) -> Executable:
         types = []
@@ -198,6 +218,16 @@ class Dispatcher:
         optimized = llvm.optimize(compilable)
         return Stages(self.definition, self.program, closure, typed, compilable, optimized,
                       llvm.emit_object(optimized))
+
+
+Dispatcher = callable_class("frostline.Dispatcher", _DispatcherMethods)
+
+
+def _call_python(ref: weakref.ref[Any], *args: Any, **kwargs: Any) -> Any:
+    """The guard's way back into Python for arguments it does not recognise."""
+    dispatcher = ref()
+    assert dispatcher is not None, "a dispatcher is alive while it is being called"
+    return _DispatcherMethods.__call__(dispatcher, *args, **kwargs)
 
 
 @overload

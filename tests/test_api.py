@@ -230,3 +230,63 @@ def test_threads_compiling_and_calling_at_once_agree():
     assert sorted(r[0] for r in results) == [poly(x, k) for k in range(4)]
     assert all(a == b == c for a, b, c in results)
     assert len(shared.signatures) == 2
+
+
+def kind_of(x, a):
+    return x + a[0]
+
+
+def test_dispatch_fast_path_never_takes_the_wrong_executable():
+    # The guard in front of the last executable must hand every other type combination
+    # to the Python path; alternate types so each call follows a different one.
+    f = fl.jit(kind_of)
+    c = np.arange(4.0)
+    fortran = np.asfortranarray(np.arange(6.0).reshape(2, 3))[0]  # strided 1-D view
+    ints = np.arange(4)
+    calls = [
+        (1.0, c), (1, c), (True, c), (1.0, ints), (np.float32(1.5), c), (1, ints),
+        (1.0, c[::2]), (2.5, fortran), (np.int64(3), c), (1.0, np.memmap), (1.0, c),
+    ]
+    for x, a in calls * 2:
+        if a is np.memmap:
+            continue
+        expected = kind_of(x, a)
+        got = f(x, a)
+        assert got == expected and type(got) is type(expected.item() if hasattr(
+            expected, "item") else expected), (x, a, got, expected)
+    assert f(x=1.0, a=c) == 1.0
+    with pytest.raises(TypeError):
+        f(1.0)
+    with pytest.raises(TypeError):
+        f(1.0, c, c)
+
+
+def test_dispatcher_is_still_a_jit_function():
+    f = fl.jit(kind_of)
+    assert isinstance(f, fl.Dispatcher)
+    assert f.__name__ == "kind_of" and f.__wrapped__ is kind_of
+    assert "kind_of" in repr(f)
+    import gc
+    import weakref
+
+    ref = weakref.ref(f)
+    f(1.0, np.arange(3.0))
+    del f
+    gc.collect()
+    assert ref() is None  # no reference cycle keeps a dispatcher and its code alive
+
+
+def test_executables_and_their_code_are_freed():
+    import gc
+    import weakref
+
+    refs = []
+    for k in range(20):
+        f = fl.jit(add3, cache=False)
+        exe = f.compile("float64, float64, float64")
+        assert exe(1.0, 2.0, float(k)) == 3.0 + k
+        assert f(1.0, 2.0, float(k)) == 3.0 + k
+        refs += [weakref.ref(exe), weakref.ref(f)]
+        del f, exe
+    gc.collect()
+    assert all(r() is None for r in refs)

@@ -32,15 +32,22 @@ class EntryABI:
     return_type: Type
     written_params: tuple[str, ...]
     errors: tuple[RaisedError, ...]
+    guarded: bool = False
 
     @property
     def vectorcall_symbol(self) -> str:
         """The vectorcall trampoline in front of the FASTCALL entry ``symbol``."""
         return f"{self.symbol}.vectorcall"
 
+    @property
+    def guard_symbol(self) -> str:
+        """The dispatch guard (see ``wrapper.emit_guard``), present when ``guarded``."""
+        return f"{self.symbol}.guard"
+
     @functools.cached_property
     def fingerprint(self) -> str:
-        return digest("abi", self.function_name, self.symbol, repr(self.param_names),
+        return digest("abi", str(self.guarded), self.function_name, self.symbol,
+                      repr(self.param_names),
                       repr(self.arg_types), repr(self.return_type), repr(self.written_params),
                       repr(self.errors))
 
@@ -79,9 +86,9 @@ class _ExecutableMethods:
     """
 
     def __init__(self, object_code: ObjectCode, native: Callable[..., object],
-                 resources: object, vectorcall: int, owner: object):
+                 resources: object, vectorcall: int, owner: object, guard: int = 0):
         for name, value in (("object_code", object_code), ("native", native),
-                            ("resources", resources), ("_owner", owner)):
+                            ("resources", resources), ("_owner", owner), ("guard", guard)):
             object.__setattr__(self, name, value)
         set_entry(self, vectorcall, owner)
 

@@ -11,10 +11,11 @@ from frostline import stats
 from frostline.backends.llvm import target
 from frostline.backends.llvm.codegen import lower_program
 from frostline.backends.llvm.loader import load
-from frostline.backends.llvm.wrapper import EntryEmitter, emit_vectorcall
+from frostline.backends.llvm.wrapper import EntryEmitter, emit_guard, emit_vectorcall, guardable
 from frostline.stages.executable import EntryABI, ObjectCode
 from frostline.stages.program import CompilableProgram, OptimizedProgram, TargetSpec
 from frostline.stages.typed import TypedProgram
+from frostline.types import ArrayType
 
 __all__ = ["emit_object", "load", "lower", "optimize", "assembly"]
 
@@ -33,8 +34,13 @@ def lower(typed: TypedProgram, spec: TargetSpec | None = None) -> CompilableProg
     abi = EntryABI(
         function_name=entry_ast.name, symbol=symbol, param_names=entry_ast.params,
         arg_types=entry.arg_types, return_type=entry.return_type,
-        written_params=entry.written_params, errors=tuple(errors))
+        written_params=entry.written_params, errors=tuple(errors),
+        guarded=guardable(entry.arg_types))
     emit_vectorcall(module, fastcall, abi.vectorcall_symbol)
+    if abi.guarded:
+        dtype_nums = tuple(a.dtype.numpy_dtype.num if isinstance(a, ArrayType) else 0
+                           for a in entry.arg_types)
+        emit_guard(module, fastcall, abi.guard_symbol, entry.arg_types, dtype_nums)
     return CompilableProgram(str(module), abi, spec, typed.closure.program.options.fastmath)
 
 

@@ -69,11 +69,14 @@ def load(code: ObjectCode) -> Executable:
     abi = code.abi
     with _lock:
         name = f"frostline.{next(_names)}"
-        tracker = (llvm.JITLibraryBuilder().add_object_img(code.data).add_current_process()
-                   .export_symbol(abi.symbol).export_symbol(abi.vectorcall_symbol)
-                   .link(_lljit(), name))
+        builder = (llvm.JITLibraryBuilder().add_object_img(code.data).add_current_process()
+                   .export_symbol(abi.symbol).export_symbol(abi.vectorcall_symbol))
+        if abi.guarded:
+            builder = builder.export_symbol(abi.guard_symbol)
+        tracker = builder.link(_lljit(), name)
     native, owner = make_builtin(tracker[abi.symbol], abi, keepalive=tracker)
-    return Executable(code, native, tracker, tracker[abi.vectorcall_symbol], owner)
+    guard = tracker[abi.guard_symbol] if abi.guarded else 0
+    return Executable(code, native, tracker, tracker[abi.vectorcall_symbol], owner, guard)
 
 
 def make_builtin(address: int, abi: EntryABI,

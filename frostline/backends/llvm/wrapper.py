@@ -63,6 +63,14 @@ def declare_api(module: ir.Module, name: str) -> ir.Function:
     return ir.Function(module, ir.FunctionType(ret, args), name=name)
 
 
+def declare_data(module: ir.Module, name: str) -> ir.Value:
+    """A C API data symbol (``PyFloat_Type``, ``_Py_NoneStruct``...) as an address."""
+    existing = module.globals.get(name)
+    if existing is None:
+        existing = ir.GlobalVariable(module, lt.i8, name=name)
+    return existing
+
+
 def buffer_formats(dtype: t.ScalarType) -> bytes:
     """The struct-module format characters a buffer of this dtype may report."""
     if dtype.is_bool:
@@ -96,10 +104,7 @@ class EntryEmitter:
         return declare_api(self.module, name)
 
     def data_symbol(self, name: str) -> ir.Value:
-        existing = self.module.globals.get(name)
-        if existing is None:
-            existing = ir.GlobalVariable(self.module, lt.i8, name=name)
-        return existing
+        return declare_data(self.module, name)
 
     def alloca(self, ty: ir.Type) -> ir.Value:
         """A stack slot in the entry block, where LLVM expects allocas."""
@@ -305,4 +310,84 @@ def emit_vectorcall(module: ir.Module, entry: ir.Function, symbol: str) -> ir.Fu
     b.position_at_end(keywords)
     reporter = b.call(declare_api(module, "PyTuple_GetItem"), [owner, ir.Constant(lt.i64, 0)])
     b.ret(b.call(declare_api(module, "PyObject_Vectorcall"), [reporter, args, nargsf, kwnames]))
+    return fn
+
+
+#: NumPy's PyArrayObject and PyArray_Descr fields the guard reads (stable in NumPy 1 and 2).
+_ARRAY_NDIM, _ARRAY_DESCR, _ARRAY_FLAGS, _DESCR_TYPE_NUM = 24, 56, 64, 28
+_NPY_C_CONTIGUOUS, _NPY_F_CONTIGUOUS = 0x1, 0x2
+_TUPLE_ITEMS = 24
+
+
+def guardable(arg_types: tuple[t.Type, ...]) -> bool:
+    """Whether a dispatch guard can recognise every parameter from the object alone."""
+    return all(isinstance(ty, t.ArrayType) or ty in (t.float64, t.int64, t.bool_)
+               for ty in arg_types)
+
+
+def emit_guard(module: ir.Module, entry: ir.Function, symbol: str,
+               arg_types: tuple[t.Type, ...], dtype_nums: tuple[int, ...]) -> ir.Function:
+    """A vectorcall function for ``fl.jit`` dispatchers: exact type checks, then the entry.
+
+    It accepts exactly the arguments for which the dispatcher would choose this
+    executable (``typeof`` of each argument equals the parameter type) and hands
+    anything else to the dispatcher's Python path.  The dispatcher's owner tuple is
+    ``(python_dispatch, executable_owner, numpy.ndarray)``.
+    """
+    fnty = ir.FunctionType(PyObject, [PyObject, PyObject.as_pointer(), lt.i64, PyObject])
+    fn = ir.Function(module, fnty, name=symbol)
+    callable_, args, nargsf, kwnames = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    slow = fn.append_basic_block("slow")
+
+    def load(ptr: ir.Value, offset: int, ty: ir.Type) -> ir.Value:
+        return b.load(b.bitcast(b.gep(ptr, [ir.Constant(lt.i64, offset)]), ty.as_pointer()))
+
+    def check(cond: ir.Value) -> None:
+        ok = fn.append_basic_block("ok")
+        b.cbranch(cond, ok, slow)
+        b.position_at_end(ok)
+
+    owner = load(callable_, OWNER_OFFSET, PyObject)
+    nargs = b.and_(nargsf, ir.Constant(lt.i64, _ARGUMENTS_OFFSET_MASK))
+    check(b.icmp_unsigned("==", kwnames, ir.Constant(PyObject, None)))
+    check(b.icmp_unsigned("==", nargs, ir.Constant(lt.i64, len(arg_types))))
+    float_type, long_type = declare_data(module, "PyFloat_Type"), declare_data(module,
+                                                                                "PyLong_Type")
+    true, false = declare_data(module, "_Py_TrueStruct"), declare_data(module,
+                                                                       "_Py_FalseStruct")
+    ndarray = load(owner, _TUPLE_ITEMS + 16, PyObject)
+    for k, (ty, num) in enumerate(zip(arg_types, dtype_nums, strict=True)):
+        obj = b.load(b.gep(args, [ir.Constant(lt.i64, k)]))
+        obj_type = load(obj, 8, PyObject)
+        if ty == t.float64:
+            check(b.icmp_unsigned("==", obj_type, float_type))
+        elif ty == t.int64:
+            check(b.icmp_unsigned("==", obj_type, long_type))
+        elif ty == t.bool_:
+            check(b.or_(b.icmp_unsigned("==", obj, true), b.icmp_unsigned("==", obj, false)))
+        else:
+            assert isinstance(ty, t.ArrayType)
+            check(b.icmp_unsigned("==", obj_type, ndarray))
+            check(b.icmp_signed("==", load(obj, _ARRAY_NDIM, lt.i32),
+                                ir.Constant(lt.i32, ty.ndim)))
+            descr = load(obj, _ARRAY_DESCR, PyObject)
+            check(b.icmp_signed("==", load(descr, _DESCR_TYPE_NUM, lt.i32),
+                                ir.Constant(lt.i32, num)))
+            contiguity = b.and_(load(obj, _ARRAY_FLAGS, lt.i32),
+                                ir.Constant(lt.i32, _NPY_C_CONTIGUOUS | _NPY_F_CONTIGUOUS))
+            # typeof: C if C-contiguous, else F if F-contiguous, else A.
+            if ty.layout == "C":
+                check(b.icmp_unsigned("!=", b.and_(contiguity, ir.Constant(
+                    lt.i32, _NPY_C_CONTIGUOUS)), ir.Constant(lt.i32, 0)))
+            elif ty.layout == "F":
+                check(b.icmp_unsigned("==", contiguity, ir.Constant(lt.i32, _NPY_F_CONTIGUOUS)))
+            else:
+                check(b.icmp_unsigned("==", contiguity, ir.Constant(lt.i32, 0)))
+    executable_owner = load(owner, _TUPLE_ITEMS + 8, PyObject)
+    b.ret(b.call(entry, [executable_owner, args, nargs], tail="tail"))
+    b.position_at_end(slow)
+    python_dispatch = load(owner, _TUPLE_ITEMS, PyObject)
+    b.ret(b.call(declare_api(module, "PyObject_Vectorcall"),
+                 [python_dispatch, args, nargsf, kwnames]))
     return fn
