@@ -23,7 +23,6 @@ from frostline.stages.program import CompilableProgram, OptimizedProgram
 from frostline.stages.typed import TypedProgram
 from frostline.toolchain.frontend import parse
 from frostline.toolchain.pipeline import default_toolchain
-from frostline.toolchain.typing import infer_types
 from frostline.toolchain.workflow import MemoryCache
 
 #: The process-wide in-memory cache of executables, keyed by content.
@@ -104,7 +103,7 @@ class _DispatcherMethods:
         self._lock = threading.RLock()
         self._params = inspect.signature(fn)
         self._nparams = len(self._params.parameters)
-        self._fast: tuple[object, ...] | None = None
+        self._fast_owner: tuple[object, ...] = (None, None, None)  # see _use
 
     @property
     def options(self) -> JitOptions:
@@ -129,7 +128,7 @@ class _DispatcherMethods:
         exe = self._by_key.get(key)
         if exe is None:
             exe = self._compile_for(args, key)
-        if exe.guard and self._fast is not exe._owner:
+        if exe.guard and self._fast_owner[1] is not exe._owner:
             self._use(exe)
         return exe(*args)
 
@@ -138,7 +137,6 @@ class _DispatcherMethods:
         # The owner tuple reaches the dispatcher only weakly: no reference cycle.
         owner = (functools.partial(_call_python, weakref.ref(self)), exe._owner, np.ndarray)
         self._fast_owner = owner
-        self._fast = exe._owner
         set_entry(self, exe.guard, owner)
 
     def _compile_for(self, args: tuple[Any, ...], key: tuple[object, ...]) -> Executable:
@@ -213,11 +211,12 @@ class _DispatcherMethods:
     def stages(self, *signature: object) -> Stages:
         """Run the chain for a signature and return every stage, for reading."""
         closure = Closure(self.program, self.signature_from(*signature))
-        typed = infer_types(closure)
-        compilable = llvm.lower(typed)
-        optimized = llvm.optimize(compilable)
+        chain = default_toolchain()
+        typed = chain.infer_types(closure)
+        compilable = chain.lower(typed)
+        optimized = chain.optimize(compilable)
         return Stages(self.definition, self.program, closure, typed, compilable, optimized,
-                      llvm.emit_object(optimized))
+                      chain.emit(optimized))
 
 
 Dispatcher = callable_class("frostline.Dispatcher", _DispatcherMethods)
