@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
+import pickle
 import threading
+import warnings
 import weakref
 from collections.abc import Callable
 from typing import Any, overload
@@ -15,12 +18,14 @@ import numpy as np
 from frostline import types as t
 from frostline._vectorcall import callable_class, set_entry
 from frostline.backends import llvm
-from frostline.stages.ast import ProgramAST
+from frostline.errors import CompileError, IncompatibleTargetError
+from frostline.stages.ast import FunctionAST, ProgramAST
 from frostline.stages.closure import Closure
 from frostline.stages.definition import Definition, JitOptions
 from frostline.stages.executable import Executable, ObjectCode
 from frostline.stages.program import CompilableProgram, OptimizedProgram
 from frostline.stages.typed import TypedProgram
+from frostline.toolchain.cache import CacheWarning, DiskCache, default_disk_cache
 from frostline.toolchain.frontend import parse
 from frostline.toolchain.pipeline import default_toolchain
 from frostline.toolchain.workflow import MemoryCache
@@ -89,35 +94,64 @@ class _DispatcherMethods:
     at it.
     """
 
-    def __init__(self, fn: Callable[..., Any], options: JitOptions, cache: bool = True):
+    def __init__(self, fn: Callable[..., Any], options: JitOptions,
+                 cache: bool | DiskCache = True):
         if not inspect.isfunction(fn):
             raise TypeError(f"fl.jit needs a Python function, not {type(fn).__name__}")
         functools.update_wrapper(self, fn)
+        self._setup(fn, Definition(fn, options), None, inspect.signature(fn), cache)
+
+    def _setup(self, fn: Callable[..., Any] | None, definition: Definition | None,
+               program: ProgramAST | None, params: inspect.Signature,
+               cache: bool | DiskCache) -> None:
         self.py_func = fn
         self.__frostline_function__ = fn
-        self.definition = Definition(fn, options)
+        self.definition = definition
         self.cache = cache
-        self._program: ProgramAST | None = None
+        self._program = program
+        self._options = definition.options if definition else program.options  # type: ignore
         self._by_key: dict[tuple[object, ...], Executable] = {}
         self._by_signature: dict[t.Signature, Executable] = {}
         self._lock = threading.RLock()
-        self._params = inspect.signature(fn)
-        self._nparams = len(self._params.parameters)
+        self._params = params
+        self._nparams = len(params.parameters)
         self._fast_owner: tuple[object, ...] = (None, None, None)  # see _use
 
     @property
     def options(self) -> JitOptions:
-        return self.definition.options
+        return self._options
 
     @property
     def program(self) -> ProgramAST:
         """The parsed program (the function and every callee), parsed on first use."""
         if self._program is None:
+            assert self.definition is not None, "a dispatcher has a definition or a program"
             self._program = parse(self.definition)
         return self._program
 
     def __repr__(self) -> str:
-        return f"<frostline.jit {self.py_func.__module__}.{self.py_func.__qualname__}>"
+        return f"<frostline.jit {self.__module__}.{self.__qualname__}>"
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[object, ...]]:
+        """Pickle the definition by value (the parsed program, and the Python function
+        through cloudpickle when it pickles) with the object code of every compiled
+        signature, so another process runs them at once and can still compile new ones."""
+        token = _pickling.tokens.get(id(self))
+        if token is not None:  # reached again through the function's own globals
+            return _restoring, (token,)
+        token = _pickling.tokens[id(self)] = f"{id(self):x}.{next(_tokens)}"
+        try:
+            function = _pickled_function(self.py_func)
+        finally:
+            del _pickling.tokens[id(self)]
+        try:
+            program: ProgramAST | None = self.program
+        except (CompileError, OSError):
+            program = None  # no source to parse: only the compiled signatures travel
+        with self._lock:
+            compiled = tuple((sig, exe.object_code) for sig, exe in self._by_signature.items())
+        return _restore, (token, function, program, self.options, bool(self.cache), compiled,
+                          self.__name__, self.__qualname__, self.__module__)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs or len(args) != self._nparams:
@@ -172,9 +206,10 @@ class _DispatcherMethods:
 
     def _compile_closure(self, closure: Closure) -> Executable:
         chain = default_toolchain()
-        if self.cache:
-            return chain.cached(MEMORY_CACHE)(closure)
-        return chain.executable(closure)
+        if self.cache is False:
+            return chain.executable(closure)
+        disk = self.cache if isinstance(self.cache, DiskCache) else default_disk_cache()
+        return chain.cached(MEMORY_CACHE, disk)(closure)
 
     def signature_from(self, *signature: object) -> t.Signature:
         """The Signature for ``compile``'s arguments; with none, the parameter annotations."""
@@ -218,8 +253,99 @@ class _DispatcherMethods:
         return Stages(self.definition, self.program, closure, typed, compilable, optimized,
                       chain.emit(optimized))
 
+    def _adopt(self, signature: t.Signature, code: ObjectCode) -> None:
+        """Use object code compiled elsewhere for ``signature``; code this CPU cannot run
+        is left out (with a warning) and compiled again from the program when called."""
+        try:
+            exe = llvm.load(code)
+        except IncompatibleTargetError as exc:
+            if self._program is None:
+                raise
+            warnings.warn(f"frostline: {self.__qualname__}({signature}) will be compiled "
+                          f"again: {exc}", CacheWarning, stacklevel=3)
+            return
+        self._by_signature[signature] = exe
+
 
 Dispatcher = callable_class("frostline.Dispatcher", _DispatcherMethods)
+
+
+class _PicklingState(threading.local):
+    """Dispatchers being pickled or restored in this thread, to tie recursion back."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[int, str] = {}
+        self.restoring: dict[str, Any] = {}
+
+
+_pickling = _PicklingState()
+_tokens = itertools.count()
+
+
+def _pickled_function(fn: Callable[..., Any] | None) -> bytes | None:
+    """The Python function by value, or None when it does not pickle."""
+    if fn is None:
+        return None
+    import cloudpickle
+
+    try:
+        return cloudpickle.dumps(fn)  # type: ignore[no-any-return]
+    except Exception:  # an unpicklable global: the parsed program still travels
+        return None
+
+
+def _restoring(token: str) -> Any:
+    """The dispatcher being restored under ``token`` (a recursive function's own name)."""
+    return _pickling.restoring[token]
+
+
+def _restore(token: str, function: bytes | None, program: ProgramAST | None,
+             options: JitOptions, cache: bool,
+             compiled: tuple[tuple[t.Signature, ObjectCode], ...],
+             name: str, qualname: str, module: str) -> Any:
+    """Unpickle a jit function: its definition, and the executables compiled for it."""
+    if function is None and program is None:
+        raise pickle.UnpicklingError(f"cannot restore {module}.{qualname}: neither its "
+                                     "function nor its parsed program travelled")
+    dispatcher = Dispatcher.__new__(Dispatcher)
+    _pickling.restoring[token] = dispatcher
+    try:
+        fn = _unpickled_function(function)
+    finally:
+        del _pickling.restoring[token]
+    if fn is not None:
+        functools.update_wrapper(dispatcher, fn)
+        dispatcher._setup(fn, Definition(fn, options), program, inspect.signature(fn), cache)
+    else:
+        assert program is not None
+        dispatcher.__name__, dispatcher.__qualname__, dispatcher.__module__ = \
+            name, qualname, module
+        dispatcher.__doc__ = None
+        dispatcher._setup(None, None, program, _parameters(program.entry_function), cache)
+    for signature, code in compiled:
+        dispatcher._adopt(signature, code)
+    return dispatcher
+
+
+def _unpickled_function(function: bytes | None) -> Callable[..., Any] | None:
+    if function is None:
+        return None
+    import cloudpickle
+
+    try:
+        return cloudpickle.loads(function)  # type: ignore[no-any-return]
+    except Exception:  # e.g. a module its globals need is missing here
+        return None
+
+
+def _parameters(entry: FunctionAST) -> inspect.Signature:
+    """A Python signature from a parsed function, for a dispatcher that has no function."""
+    defaults = dict(entry.defaults)
+    return inspect.Signature([
+        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                          default=defaults[name].value if name in defaults
+                          else inspect.Parameter.empty)
+        for name in entry.params])
 
 
 def _call_python(ref: weakref.ref[Any], *args: Any, **kwargs: Any) -> Any:
@@ -233,16 +359,18 @@ def _call_python(ref: weakref.ref[Any], *args: Any, **kwargs: Any) -> Any:
 def jit(fn: Callable[..., Any], /) -> Dispatcher: ...
 @overload
 def jit(*, boundscheck: bool = ..., fastmath: bool = ...,
-        cache: bool = ...) -> Callable[[Callable[..., Any]], Dispatcher]: ...
+        cache: bool | DiskCache = ...) -> Callable[[Callable[..., Any]], Dispatcher]: ...
 
 
 def jit(fn: Callable[..., Any] | None = None, /, *, boundscheck: bool = False,
-        fastmath: bool = False, cache: bool = True) -> Any:
+        fastmath: bool = False, cache: bool | DiskCache = True) -> Any:
     """Compile a numeric Python function: on first call per argument types, or ahead of time.
 
     ``boundscheck``: out-of-range indices raise IndexError (default: undefined, fast).
     ``fastmath``: allow float reassociation, so reductions vectorise (default: IEEE).
-    ``cache``: reuse executables compiled from the same content (default on).
+    ``cache``: reuse executables compiled from the same content, in memory and in the
+    disk cache (default on; ``FROSTLINE_CACHE=0`` keeps it in memory); a ``DiskCache``
+    uses that cache; False compiles every time.
     """
     options = JitOptions(boundscheck=boundscheck, fastmath=fastmath)
     if fn is None:

@@ -62,3 +62,11 @@ class CompileError(Exception):
             caret = " " * max(self.col - indent, 0)
             text += f"\n    {stripped.lstrip()}\n    {caret}^"
         return text
+
+
+class IncompatibleTargetError(RuntimeError):
+    """Object code built for another machine: another triple, or CPU features this one lacks.
+
+    Raised instead of loading code that could crash the process with an illegal
+    instruction.
+    """

@@ -33,6 +33,8 @@ class EntryABI:
     written_params: tuple[str, ...]
     errors: tuple[RaisedError, ...]
     guarded: bool = False
+    #: ``module:qualname`` of the entry function, for listings (``frostline cache list``).
+    qualified_name: str = ""
 
     @property
     def vectorcall_symbol(self) -> str:
@@ -46,7 +48,8 @@ class EntryABI:
 
     @functools.cached_property
     def fingerprint(self) -> str:
-        return digest("abi", str(self.guarded), self.function_name, self.symbol,
+        return digest("abi", str(self.guarded), self.function_name, self.qualified_name,
+                      self.symbol,
                       repr(self.param_names),
                       repr(self.arg_types), repr(self.return_type), repr(self.written_params),
                       repr(self.errors))

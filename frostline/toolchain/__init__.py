@@ -16,12 +16,25 @@ Walk the chain by hand::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from frostline.stages.ast import ProgramAST
 from frostline.stages.closure import Closure
 from frostline.toolchain.frontend import parse
-from frostline.toolchain.typing import infer_types
 from frostline.toolchain.workflow import CachedStep, MemoryCache, Step
 from frostline.types import Signature, make_signature
+
+if TYPE_CHECKING:
+    from frostline.toolchain.typing import infer_types
+
+
+def __getattr__(name: str) -> object:
+    # Type inference is imported on first use: loading cached code never needs it.
+    if name == "infer_types":
+        from frostline.toolchain.typing import infer_types
+
+        return infer_types
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def bind(program: ProgramAST, *signature: object) -> Closure:

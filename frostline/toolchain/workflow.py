@@ -1,11 +1,12 @@
-"""Steps, cached steps and the default toolchain.
+"""Steps and cached steps.
 
 A step is a plain typed callable from one stage to the next, with a
 fingerprint naming what it does (name + version).  ``CachedStep`` memoises
-a step under ``digest(step fingerprint, input fingerprint, salt)``; the salt
-carries the frostline, llvmlite and LLVM versions and the target, so a key
-can also address a disk cache.  The toolchain is an explicit sequence of
-steps — no reflection.
+a step in a store (``MemoryCache`` here, ``DiskCache`` in ``cache.py``) under
+``digest(step fingerprint, input fingerprint, salt)``; the salt carries the
+frostline, llvmlite and LLVM versions and the target, so the same key
+addresses the same output in every process.  The toolchain is an explicit
+sequence of steps — no reflection.
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ class Stage(Protocol):
 
 
 S = TypeVar("S", bound=Stage)
+V = TypeVar("V")
+
+
+class Store(Protocol[V]):
+    """Where a cached step keeps its outputs: ``get`` (None on a miss) and ``put``."""
+
+    def get(self, key: str) -> V | None: ...
+
+    def put(self, key: str, value: V) -> None: ...
 
 
 @attrs.frozen
@@ -80,11 +90,19 @@ class MemoryCache:
 
 @attrs.frozen
 class CachedStep(Generic[S, Out]):
-    """A step whose results are memoised by content: same input, same output."""
+    """A step whose results are memoised by content: same input, same output.
+
+    ``hits`` names the ``fl.stats()`` counter a hit adds to.
+    """
 
     step: Step[S, Out]
-    cache: MemoryCache
+    cache: Store[Out]
     salt: str
+    hits: str = "memory_hits"
+
+    @property
+    def fingerprint(self) -> str:
+        return self.step.fingerprint
 
     def key(self, stage: S) -> str:
         return digest("cached", self.step.fingerprint, stage.fingerprint, self.salt)
@@ -93,8 +111,8 @@ class CachedStep(Generic[S, Out]):
         key = self.key(stage)
         hit = self.cache.get(key)
         if hit is not None:
-            stats.bump("memory_hits")
-            return hit  # type: ignore[return-value]
+            stats.bump(self.hits)
+            return hit
         result = self.step(stage)
         self.cache.put(key, result)
         return result

@@ -1,27 +1,53 @@
 """The LLVM CPU backend: TypedProgram -> LLVM IR -> optimised IR -> object code -> Executable.
 
 Each arrow is a step of its own, so a cache can stop the chain anywhere.
+
+The modules behind each step are imported when the step first runs: a process
+that only loads cached object code never imports code generation, and one
+that only imports frostline does not load LLVM at all (start-up time).
 """
 
 from __future__ import annotations
 
 import ast
+from typing import TYPE_CHECKING
 
 from frostline import stats
-from frostline.backends.llvm import target
-from frostline.backends.llvm.codegen import lower_program
-from frostline.backends.llvm.loader import load
-from frostline.backends.llvm.wrapper import EntryEmitter, emit_guard, emit_vectorcall, guardable
 from frostline.stages.executable import EntryABI, ObjectCode
 from frostline.stages.program import CompilableProgram, OptimizedProgram, TargetSpec
 from frostline.stages.typed import TypedProgram
 from frostline.types import ArrayType
 
-__all__ = ["emit_object", "load", "lower", "optimize", "assembly"]
+if TYPE_CHECKING:
+    from frostline.stages.executable import Executable
 
+__all__ = ["assembly", "emit_object", "host_target", "load", "lower", "optimize", "versions"]
+
+
+def host_target() -> TargetSpec:
+    """This machine: process triple, CPU name and CPU features."""
+    from frostline.backends.llvm import target
+
+    return target.host_target()
+
+
+def versions() -> str:
+    """The llvmlite and LLVM versions, which belong in every cache key."""
+    from frostline.backends.llvm import target
+
+    return target.versions()
 
 def lower(typed: TypedProgram, spec: TargetSpec | None = None) -> CompilableProgram:
     """Emit LLVM IR for every instance of the program, plus the CPython entry point."""
+    from frostline.backends.llvm import target
+    from frostline.backends.llvm.codegen import lower_program
+    from frostline.backends.llvm.wrapper import (
+        EntryEmitter,
+        emit_guard,
+        emit_vectorcall,
+        guardable,
+    )
+
     spec = spec or target.host_target()
     module, errors = lower_program(typed, spec.triple, target.data_layout(spec))
     entry = typed.entry
@@ -35,7 +61,7 @@ def lower(typed: TypedProgram, spec: TargetSpec | None = None) -> CompilableProg
         function_name=entry_ast.name, symbol=symbol, param_names=entry_ast.params,
         arg_types=entry.arg_types, return_type=entry.return_type,
         written_params=entry.written_params, errors=tuple(errors),
-        guarded=guardable(entry.arg_types))
+        guarded=guardable(entry.arg_types), qualified_name=typed.closure.program.entry)
     emit_vectorcall(module, fastcall, abi.vectorcall_symbol)
     if abi.guarded:
         dtype_nums = tuple(a.dtype.numpy_dtype.num if isinstance(a, ArrayType) else 0
@@ -57,6 +83,8 @@ def may_run_long(typed: TypedProgram) -> bool:
 
 def optimize(program: CompilableProgram) -> OptimizedProgram:
     """Verify the IR, then run the O3 pipeline for the program's target."""
+    from frostline.backends.llvm import target
+
     module = target.parse_verified(program.llvm_ir)
     target.optimize_module(module, program.target)
     return OptimizedProgram(str(module), program.abi, program.target)
@@ -64,6 +92,8 @@ def optimize(program: CompilableProgram) -> OptimizedProgram:
 
 def emit_object(program: OptimizedProgram) -> ObjectCode:
     """Machine code for the optimised program."""
+    from frostline.backends.llvm import target
+
     module = target.parse_verified(program.llvm_ir)
     data = target.emit_object(module, program.target)
     stats.bump("compiled")
@@ -73,4 +103,13 @@ def emit_object(program: OptimizedProgram) -> ObjectCode:
 
 def assembly(program: OptimizedProgram) -> str:
     """The assembly of an optimised program, for reading."""
+    from frostline.backends.llvm import target
+
     return target.emit_assembly(target.parse_verified(program.llvm_ir), program.target)
+
+
+def load(code: ObjectCode) -> Executable:
+    """Link object code into this process: no IR, no optimisation, no code generation."""
+    from frostline.backends.llvm import loader
+
+    return loader.load(code)

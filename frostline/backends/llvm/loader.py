@@ -17,8 +17,10 @@ import numpy as np
 
 from frostline import types as t
 from frostline.backends.llvm.target import host_target, target_machine
-from frostline.errors import exception_class
+from frostline.errors import IncompatibleTargetError, exception_class
 from frostline.stages.executable import EntryABI, Executable, ObjectCode
+
+__all__ = ["IncompatibleTargetError", "check_target", "load"]
 
 METH_FASTCALL = 0x80
 
@@ -42,10 +44,6 @@ def _lljit() -> llvm.LLJIT:
     if _jit is None:
         _jit = llvm.create_lljit_compiler(target_machine(host_target()))
     return _jit
-
-
-class IncompatibleTargetError(RuntimeError):
-    """Object code built for a CPU this machine is not (it could raise SIGILL)."""
 
 
 def check_target(code: ObjectCode) -> None:
