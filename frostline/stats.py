@@ -6,7 +6,8 @@ import threading
 from collections import Counter
 
 _lock = threading.Lock()
-_counters: Counter[str] = Counter({"compiled": 0, "memory_hits": 0})
+_counters: Counter[str] = Counter(
+    {"compiled": 0, "memory_hits": 0, "disk_hits": 0, "disk_writes": 0})
 
 
 def bump(name: str, by: int = 1) -> None:
@@ -18,8 +19,10 @@ def bump(name: str, by: int = 1) -> None:
 def stats() -> dict[str, int]:
     """A snapshot of frostline's counters.
 
-    ``compiled``: executables produced by code generation in this process;
-    ``memory_hits``: compilations answered from the in-memory step cache.
+    ``compiled``: object code produced by code generation in this process;
+    ``memory_hits``: compilations answered by the in-memory cache of executables;
+    ``disk_hits``: compilations answered by the disk cache (loaded, not compiled);
+    ``disk_writes``: entries this process wrote to the disk cache.
     """
     with _lock:
         return dict(_counters)
