@@ -1,9 +1,11 @@
-"""The ``frostline`` command."""
+"""The ``frostline`` command: ``demo``, ``version`` and ``cache info|list|clear|prune``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -12,6 +14,17 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="compile a few kernels and compare them with plain Python")
     sub.add_parser("version", help="print the frostline, llvmlite and LLVM versions")
+    cache = sub.add_parser("cache", help="inspect or clean the disk cache of compiled code")
+    cache.add_argument("--dir", type=Path, help="the cache directory (default: "
+                       "FROSTLINE_CACHE_DIR, else the user cache directory)")
+    actions = cache.add_subparsers(dest="action", required=True)
+    actions.add_parser("info", help="location, size, entry count and size cap")
+    actions.add_parser("list", help="every entry: function, signature, target, age, size")
+    actions.add_parser("clear", help="remove every entry")
+    prune = actions.add_parser("prune", help="evict least recently used entries down to the "
+                               "size cap, and remove temporary files left by killed writers")
+    prune.add_argument("--max-size", help="evict down to this size instead of the cap "
+                       "(bytes, or 512M, 2G, ...)")
     args = parser.parse_args(argv)
     if args.command == "demo":
         from frostline.demo import main as demo
@@ -22,7 +35,76 @@ def main(argv: list[str] | None = None) -> int:
         from frostline.backends.llvm.target import host_target, versions
 
         print(f"frostline {frostline.__version__} ({versions()}; host {host_target().cpu})")
+    elif args.command == "cache":
+        return cache_command(args.action, args.dir, getattr(args, "max_size", None))
     return 0
+
+
+def cache_command(action: str, directory: Path | None, max_size: str | None) -> int:
+    """``frostline cache ACTION``: print what it did, return the exit status."""
+    import os
+
+    from frostline.toolchain.cache import (
+        DiskCache,
+        configured_max_size,
+        default_directory,
+        parse_size,
+    )
+
+    cache = DiskCache(directory or default_directory(), configured_max_size())
+    if action == "info":
+        enabled = os.environ.get("FROSTLINE_CACHE", "1")
+        print(f"location:  {cache.directory}")
+        print(f"enabled:   {'no (FROSTLINE_CACHE=' + enabled + ')' if enabled in _OFF else 'yes'}")
+        print(f"entries:   {len(cache)}")
+        print(f"size:      {human_size(cache.size())} of {human_size(cache.max_size)}")
+    elif action == "list":
+        entries = cache.entries()
+        now = time.time()
+        for e in entries:
+            print(f"{e.function}\n    {e.signature}\n    target {e.target}; created "
+                  f"{human_age(now - e.created)} ago, used {human_age(now - e.last_used)} ago; "
+                  f"{human_size(e.size)}; key {e.key[:16]}")
+        print(f"{entries_text(len(entries))}, {human_size(sum(e.size for e in entries))} "
+              f"in {cache.directory}")
+    elif action == "clear":
+        print(f"removed {entries_text(cache.clear())} from {cache.directory}")
+    elif action == "prune":
+        try:
+            cap = parse_size(max_size) if max_size is not None else None
+        except ValueError as exc:
+            print(f"frostline cache prune: {exc}", file=sys.stderr)
+            return 2
+        removed = cache.prune(cap)
+        print(f"removed {human_size(removed)}; {entries_text(len(cache))}, "
+              f"{human_size(cache.size())} left in {cache.directory}")
+    return 0
+
+
+_OFF = ("0", "false", "no", "off")
+
+
+def entries_text(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
+def human_size(n: int) -> str:
+    """``1536`` -> ``1.5 KiB``."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def human_age(seconds: float) -> str:
+    """``90`` -> ``1 min``; ``7200`` -> ``2 h``."""
+    seconds = max(seconds, 0.0)
+    for limit, unit, div in ((60, "s", 1), (3600, "min", 60), (86400, "h", 3600)):
+        if seconds < limit:
+            return f"{seconds / div:.0f} {unit}"
+    return f"{seconds / 86400:.0f} d"
 
 
 if __name__ == "__main__":

@@ -54,10 +54,15 @@ class EntryABI:
                       repr(self.arg_types), repr(self.return_type), repr(self.written_params),
                       repr(self.errors))
 
-    def as_text(self) -> str:
+    @property
+    def signature(self) -> str:
+        """``name(param: type, ...) -> type``."""
         params = ", ".join(f"{n}: {t}" for n, t in zip(self.param_names, self.arg_types,
                                                         strict=True))
-        return f"{self.function_name}({params}) -> {self.return_type}  [{self.symbol}]"
+        return f"{self.function_name}({params}) -> {self.return_type}"
+
+    def as_text(self) -> str:
+        return f"{self.signature}  [{self.symbol}]"
 
 
 @attrs.frozen

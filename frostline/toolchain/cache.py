@@ -76,7 +76,7 @@ def encode_entry(key: str, code: ObjectCode) -> bytes:
     header = json.dumps({
         "key": key,
         "function": code.abi.qualified_name or code.abi.function_name,
-        "signature": code.abi.as_text(),
+        "signature": code.abi.signature,
         "target": f"{code.target_triple} {code.target_cpu}",
         "created": time.time(),
         "frostline": __version__,
@@ -393,11 +393,15 @@ def reset_default_disk_cache() -> None:
 def _configured_disk_cache() -> DiskCache | None:
     if os.environ.get("FROSTLINE_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
         return None
+    return DiskCache(default_directory(), configured_max_size())
+
+
+def configured_max_size() -> int:
+    """``FROSTLINE_CACHE_SIZE``, else 1 GiB."""
     size = os.environ.get("FROSTLINE_CACHE_SIZE")
-    max_size = DEFAULT_MAX_SIZE
     if size:
         try:
-            max_size = parse_size(size)
+            return parse_size(size)
         except ValueError as exc:
             _warn(f"FROSTLINE_CACHE_SIZE: {exc}; using 1 GiB")
-    return DiskCache(default_directory(), max_size)
+    return DEFAULT_MAX_SIZE
