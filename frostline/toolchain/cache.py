@@ -156,7 +156,7 @@ class DiskCache:
         path = self.path(key)
         try:
             data = path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
             _warn(f"cannot read the cache entry {path} ({exc}); compiling instead")
