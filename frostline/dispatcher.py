@@ -155,7 +155,10 @@ class _DispatcherMethods:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs or len(args) != self._nparams:
-            bound = self._params.bind(*args, **kwargs)
+            try:
+                bound = self._params.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"{self.__name__}() {exc}") from None
             bound.apply_defaults()
             args = bound.args
         key = _call_key(args)
