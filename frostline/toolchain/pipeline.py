@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 
 import attrs
 
@@ -12,7 +13,7 @@ from frostline.stages.closure import Closure
 from frostline.stages.executable import Executable, ObjectCode
 from frostline.stages.program import CompilableProgram, OptimizedProgram
 from frostline.stages.typed import TypedProgram
-from frostline.toolchain.cache import DiskCache
+from frostline.toolchain.cache import CacheWarning, DiskCache
 from frostline.toolchain.workflow import CachedStep, MemoryCache, Step, version_salt
 
 
@@ -54,18 +55,38 @@ class Toolchain:
     def executable(self, closure: Closure) -> Executable:
         return llvm.load(self.object_code(closure))
 
+    def salt(self) -> str:
+        """What keys carry besides the closure: versions and the host target."""
+        return version_salt(llvm.host_target().fingerprint, llvm.versions())
+
+    def cached_object_code(self, disk: DiskCache) -> CachedStep[Closure, ObjectCode]:
+        """Closure -> ObjectCode, answered by the disk cache when it can be."""
+        return CachedStep(Step("toolchain.object_code", self.fingerprint, self.object_code),
+                          disk, self.salt(), hits="disk_hits")
+
     def cached(self, memory: MemoryCache,
                disk: DiskCache | None = None) -> CachedStep[Closure, Executable]:
         """The chain behind a memory cache of executables and, given one, a disk cache of
         object code; both keyed on the closure, the toolchain, the versions and the host."""
-        salt = version_salt(llvm.host_target().fingerprint, llvm.versions())
         if disk is None:
-            return CachedStep(Step("toolchain", self.fingerprint, self.executable), memory, salt)
-        emit = CachedStep(Step("toolchain.object_code", self.fingerprint, self.object_code),
-                          disk, salt, hits="disk_hits")
-        load = Step("toolchain", self.fingerprint,
-                    lambda closure: llvm.load(emit(closure)))
-        return CachedStep(load, memory, salt)
+            return CachedStep(Step("toolchain", self.fingerprint, self.executable), memory,
+                              self.salt())
+        emit = self.cached_object_code(disk)
+
+        def load(closure: Closure) -> Executable:
+            code = emit(closure)
+            try:
+                return llvm.load(code)
+            except RuntimeError as exc:
+                fresh = self.object_code(closure)
+                if fresh == code:
+                    raise  # compiled just now: a real failure, not a stale entry
+                warnings.warn(f"frostline: cached code for {code.abi.signature} does not "
+                              f"load ({exc}); compiled again", CacheWarning, stacklevel=2)
+                disk.put(emit.key(closure), fresh)
+                return llvm.load(fresh)
+
+        return CachedStep(Step("toolchain", self.fingerprint, load), memory, self.salt())
 
 
 @functools.cache
