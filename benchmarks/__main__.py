@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import faulthandler
 import shlex
 import sys
@@ -12,9 +13,10 @@ from . import backends as backends_mod
 from .harness import log
 from .kernels import KERNELS, select
 from .report import has_errors, machine_info, render
+from .startup import startup_suite
 from .suites import Config, Results, c_builder, compile_suite, overhead_suite, runtime_suite
 
-SECTIONS = ("runtime", "compile", "overhead")
+SECTIONS = ("runtime", "compile", "overhead", "startup")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -53,14 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cfg = Config.quick() if args.quick else Config.full()
     if args.repeat:
-        cfg = Config(
-            cfg.scale,
-            args.repeat,
-            cfg.min_sample,
-            cfg.compile_repeat,
-            cfg.overhead_repeat,
-            cfg.overhead_number,
-        )
+        cfg = dataclasses.replace(cfg, repeat=args.repeat)
 
     backends = {name: backends_mod.load(name) for name in ("frostline", "numba")}
     for b in backends.values():
@@ -83,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                 builder.close()
     if "overhead" in sections:
         results.overhead = overhead_suite(backends, cfg)
+    if "startup" in sections:
+        results.startup = startup_suite(backends, cfg)
 
     command = "python -m benchmarks" + "".join(
         " " + shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)

@@ -404,3 +404,22 @@ def warmup(x, s):
 
 
 WARMUP_SIGNATURE = "float64[:], float64"
+
+
+# --------------------------------------------------------------------------
+# Small kernels for the start-up measurements: their source is copied into the
+# child scripts (only the unpickling child runs without it).
+# --------------------------------------------------------------------------
+
+
+def sum_squares(a):
+    """Sum of the squares of a 1-D float64 array."""
+    s = 0.0
+    for i in range(a.shape[0]):
+        s += a[i] * a[i]
+    return s
+
+
+def mul_add_one(x, y):
+    """x * y + 1 on two floats."""
+    return x * y + 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import statistics
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,6 +18,15 @@ from .backends import Backend
 from .c_kernels import BASE_FLAGS, gcc_version
 from .harness import Outcome, geomean
 from .kernels import KERNELS
+from .startup import (
+    BARE,
+    FROSTLINE_ARRAY,
+    NUMBA_ARRAY,
+    PAIRS,
+    UNPICKLE,
+    UNPICKLE_PHASE,
+    StartupRow,
+)
 from .suites import CompileRow, OverheadRow, Results, RuntimeRow
 
 # Targets for frostline.
@@ -24,6 +34,9 @@ RUNTIME_GEOMEAN_MAX = 1.0
 RUNTIME_WORST_MAX = 1.25
 COMPILE_GEOMEAN_MAX = 0.5
 CALL_OVERHEAD_MAX = 2.0
+STARTUP_BEYOND_BARE_MAX = 0.25
+"""frostline/numba warm start beyond the bare interpreter (strictly less than)."""
+UNPICKLE_CALL_SOFT_MAX = 5e-3
 
 
 def cpu_model() -> str:
@@ -200,6 +213,63 @@ def overhead_targets(rows: list[OverheadRow]) -> list[Target]:
     ]
 
 
+def beyond_bare(row: StartupRow | None, bare: StartupRow | None) -> Outcome:
+    """Minimum whole-process time of ``row`` less that of the bare interpreter."""
+    if row is None or bare is None:
+        return Outcome(note="—")
+    best, base = row.best, bare.best
+    if not best.ok:
+        return best
+    if not base.ok:
+        return Outcome(note="—")
+    assert best.seconds is not None and base.seconds is not None
+    return Outcome(seconds=best.seconds - base.seconds)
+
+
+def startup_targets(rows: list[StartupRow]) -> list[Target]:
+    """Warm start frostline/numba (array kernel) target; soft unpickle + first call target."""
+    if not rows:
+        return []
+    by_key = {r.key: r for r in rows}
+    bare = by_key.get(BARE)
+    fl, nb = (
+        beyond_bare(by_key.get(FROSTLINE_ARRAY), bare),
+        beyond_bare(by_key.get(NUMBA_ARRAY), bare),
+    )
+    value = ratio(fl, nb)
+    if fl.error is not None and nb.ok:
+        status = "FAIL (frostline warm start failed, see Errors)"
+    elif value is None:
+        status = "N/A"
+    else:
+        status = "PASS" if value < STARTUP_BEYOND_BARE_MAX else "FAIL"
+    measured = fmt_ratio(value)
+    if value is not None:
+        measured += f" ({cell(fl)} vs {cell(nb)} beyond bare)"
+    targets = [
+        Target(
+            "Warm start beyond the bare interpreter, frostline/numba (array kernel)",
+            f"< {STARTUP_BEYOND_BARE_MAX:.2f}×",
+            measured,
+            status,
+        )
+    ]
+    unpickle = by_key.get(UNPICKLE)
+    if unpickle is not None:
+        best = unpickle.phase(UNPICKLE_PHASE, min)
+        targets.append(
+            Target(
+                "Unpickle an Executable + first call, in process, imports excluded (soft)",
+                f"≤ {fmt_time(UNPICKLE_CALL_SOFT_MAX)}",
+                cell(best) if best.ok else "—",
+                "FAIL (unpickling failed, see Errors)"
+                if best.error
+                else _status(best.seconds, UNPICKLE_CALL_SOFT_MAX),
+            )
+        )
+    return targets
+
+
 def _numpy_suffix(row: RuntimeRow) -> str:
     label = row.kernel.numpy_label
     return " (BLAS)" if "BLAS" in label else ""
@@ -327,6 +397,70 @@ def overhead_section(rows: list[OverheadRow]) -> list[str]:
     return out
 
 
+def startup_section(rows: list[StartupRow], runs: int) -> list[str]:
+    """Start-up tables: whole-process times, then the unpickling child's in-process phases."""
+    by_key = {r.key: r for r in rows}
+    bare = by_key.get(BARE)
+    numba_of = dict(PAIRS)
+    out = [
+        "## Start-up",
+        "",
+        "Wall time of a whole child process, `subprocess.run([sys.executable, ...])`, "
+        f"min and median of {runs} runs per variant; the variants' runs are interleaved "
+        "(round-robin) after one untimed run each that fills the caches. *Beyond bare* is "
+        "the minimum less the bare interpreter's minimum. Warm children use fresh cache "
+        "directories (`FROSTLINE_CACHE_DIR`, `NUMBA_CACHE_DIR`); every run's result is "
+        "checked, and a timed run that generated code (`fl.stats()['compiled']`, numba's "
+        "cache misses) is an error. **< 1 means frostline starts faster.**",
+        "",
+    ]
+    body = []
+    for r in rows:
+        best = r.best
+        if not best.ok:  # the error or note once, the other cells empty
+            body.append([r.label, r.command, cell(best), "—", "—", "—"])
+            continue
+        beyond = beyond_bare(r, bare)
+        versus = "—"
+        if r.key in numba_of:
+            value = ratio(beyond, beyond_bare(by_key.get(numba_of[r.key]), bare))
+            versus = "—" if value is None else f"**{fmt_ratio(value)}**"
+        body.append(
+            [
+                r.label,
+                r.command,
+                cell(best),
+                cell(r.median),
+                "—" if r.key == BARE else cell(beyond),
+                versus,
+            ]
+        )
+    out += table(
+        ["Variant", "Child", "min", "median", "beyond bare", "frostline/numba (beyond bare)"],
+        body,
+    )
+    unpickle = by_key.get(UNPICKLE)
+    if unpickle is not None and unpickle.error is None and unpickle.phases:
+        out += [
+            "",
+            "Inside the unpickling child (`time.perf_counter()`; the kernel's source is not "
+            "in that process), min and median over the timed runs:",
+            "",
+        ]
+        out += table(
+            ["Phase", "min", "median"],
+            (
+                [
+                    name,
+                    cell(unpickle.phase(name, min)),
+                    cell(unpickle.phase(name, statistics.median)),
+                ]
+                for name in unpickle.phases
+            ),
+        )
+    return out
+
+
 def render(
     results: Results,
     backends: dict[str, Backend],
@@ -339,7 +473,8 @@ def render(
     lines += [f"- **{k}:** {v}" for k, v in info]
     lines += [
         f"- **Mode:** {cfg.scale} (run time: min of {cfg.repeat} samples of "
-        f"≥ {cfg.min_sample * 1e3:g} ms; compile: min of {cfg.compile_repeat})",
+        f"≥ {cfg.min_sample * 1e3:g} ms; compile: min of {cfg.compile_repeat}; "
+        f"start-up: min and median of {cfg.startup_runs} runs)",
         f"- **Command:** `{command}`",
         "",
     ]
@@ -348,6 +483,7 @@ def render(
         runtime_targets(results.runtime)
         + compile_targets(results.compile)
         + overhead_targets(results.overhead)
+        + startup_targets(results.startup)
     )
     if targets:
         lines += ["## Targets", ""]
@@ -362,6 +498,8 @@ def render(
         lines += compile_section(results.compile) + [""]
     if results.overhead:
         lines += overhead_section(results.overhead) + [""]
+    if results.startup:
+        lines += startup_section(results.startup, cfg.startup_runs) + [""]
 
     lines += ["## Notes", ""]
     notes = list(results.notes)
@@ -396,6 +534,14 @@ def render(
         "the plain-Python kernels are checked against the same references on tiny "
         "inputs."
     )
+    if results.startup:
+        notes.append(
+            "Start-up: the children run this repository's frostline (`PYTHONPATH` starts with "
+            "the repository root) with `FROSTLINE_CACHE=1` (the `FROSTLINE_CACHE=0` above "
+            "applies to this process only) and fresh `FROSTLINE_CACHE_DIR` and "
+            "`NUMBA_CACHE_DIR` directories, removed at the end; the kernels are `sum_squares` "
+            "and `mul_add_one` from `benchmarks/kernels.py`."
+        )
     for r in results.runtime:
         if r.python_check:
             notes.append(f"**SUITE BUG** {r.kernel.name}: {r.python_check}")
@@ -429,6 +575,7 @@ def _errors(results: Results) -> list[tuple[str, str]]:
     found += [
         (f"overhead / {o.label}", o.outcome.error) for o in results.overhead if o.outcome.error
     ]
+    found += [(f"start-up / {r.label}", r.error) for r in results.startup if r.error]
     return [(w, m) for w, m in found if m]
 
 

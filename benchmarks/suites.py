@@ -1,4 +1,7 @@
-"""The three measurement suites: run time, compile time and per-call overhead."""
+"""The three in-process measurement suites: run time, compile time and per-call overhead.
+
+The start-up suite, which times child processes, lives in ``startup.py``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +33,9 @@ from .harness import (
 )
 from .kernels import WARMUP_SIGNATURE, Args, Kernel, Scale, add3, first_sum, warmup
 
+if TYPE_CHECKING:
+    from .startup import StartupRow
+
 IMPLS = ("frostline", "numba", "numpy", "c")
 
 
@@ -45,6 +51,8 @@ class Config:
     overhead_repeat: int
     overhead_number: int | None
     """Calls per overhead sample (None: let timeit pick, >= 0.2 s per sample)."""
+    startup_runs: int
+    """Timed child processes per start-up variant (after one untimed run)."""
 
     @classmethod
     def quick(cls) -> Config:
@@ -56,6 +64,7 @@ class Config:
             compile_repeat=1,
             overhead_repeat=3,
             overhead_number=20_000,
+            startup_runs=4,
         )
 
     @classmethod
@@ -68,6 +77,7 @@ class Config:
             compile_repeat=5,
             overhead_repeat=7,
             overhead_number=None,
+            startup_runs=15,
         )
 
 
@@ -107,10 +117,11 @@ class Results:
     runtime: list[RuntimeRow] = field(default_factory=list)
     compile: list[CompileRow] = field(default_factory=list)
     overhead: list[OverheadRow] = field(default_factory=list)
+    startup: list[StartupRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
-def _missing(backend: Backend) -> Outcome:
+def missing_cell(backend: Backend) -> Outcome:
     """Cell for a back-end that failed to import: numba is optional, frostline is not."""
     if backend.name == "numba":
         return Outcome(note="not installed")
@@ -173,7 +184,7 @@ def runtime_suite(
         for name in ("frostline", "numba"):
             backend = backends[name]
             if not backend.available:
-                row.cells[name] = _missing(backend)
+                row.cells[name] = missing_cell(backend)
                 continue
             log(f"  check {name}")
             runners[name], row.cells[name] = prepared(
@@ -292,7 +303,7 @@ def compile_suite(
         cells = _compile_kernel(kernel, live, cfg)
         for backend in backends.values():
             if not backend.available:
-                cells[backend.name] = _missing(backend)
+                cells[backend.name] = missing_cell(backend)
         rows.append(CompileRow(kernel, cells))
     return rows, notes
 
@@ -410,7 +421,7 @@ def overhead_suite(backends: dict[str, Backend], cfg: Config) -> list[OverheadRo
     rows = []
     for key, label, backend, stmt, make, expected in cases:
         if backend is not None and not backend.available:
-            rows.append(OverheadRow(key, label, _missing(backend)))
+            rows.append(OverheadRow(key, label, missing_cell(backend)))
             continue
         log(f"[overhead] {label}")
         out = guarded(label, _overhead_case, stmt, make, expected, cfg)
