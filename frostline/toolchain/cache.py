@@ -53,6 +53,10 @@ DEFAULT_MAX_SIZE = 1 << 30
 _PRUNE_TO = 0.8
 
 
+_unwritable: set[Path] = set()
+_unwritable_lock = threading.Lock()
+
+
 class CacheWarning(UserWarning):
     """The disk cache found a damaged entry or cannot be written; nothing is lost."""
 
@@ -138,7 +142,6 @@ class DiskCache:
         self.max_size = max_size
         self._entries = self.directory / FORMAT
         self._writable: bool | None = None  # unknown until the first write
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"DiskCache({str(self.directory)!r}, max_size={self.max_size})"
@@ -201,10 +204,11 @@ class DiskCache:
                 directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def _disable(self, exc: OSError) -> None:
-        with self._lock:
-            if self._writable is False:
-                return
+        with _unwritable_lock:
             self._writable = False
+            if self.directory in _unwritable:
+                return  # one warning per directory and process, however many caches use it
+            _unwritable.add(self.directory)
         _warn(f"cannot write the disk cache at {self.directory} ({exc}); executables are "
               "cached in memory only in this process")
 

@@ -142,6 +142,7 @@ def test_an_unwritable_directory_warns_once_and_caches_in_memory(tmp_path, code)
     with pytest.warns(fl.CacheWarning, match="cannot write the disk cache") as record:
         cache.put(key(1), code)
         cache.put(key(2), code)
+        DiskCache(blocker / "cache").put(key(3), code)  # another cache on the same directory
     assert len(record) == 1
     assert not cache.writable and cache.get(key(1)) is None
     with warnings.catch_warnings():
