@@ -67,7 +67,11 @@ class EntryABI:
 
 @attrs.frozen
 class ObjectCode:
-    """Relocatable machine code (ELF bytes) for a target, plus the ABI to call it."""
+    """Relocatable machine code (ELF bytes) for a target, plus the ABI to call it.
+
+    ``data`` is what the target emitted; ``shared_library`` the same code linked
+    for ``dlopen`` (see ``backends/llvm/sharedlib.py``).
+    """
 
     data: bytes = attrs.field(repr=lambda d: f"<{len(d)} bytes>")
     abi: EntryABI
@@ -75,6 +79,9 @@ class ObjectCode:
     target_cpu: str
     target_features: str
     assembly: str = attrs.field(default="", repr=False)
+    #: ``data`` linked as a shared library, loadable without LLVM; empty where no
+    #: linker was found. Derived from ``data``, so not part of the fingerprint.
+    shared_library: bytes = attrs.field(default=b"", repr=lambda d: f"<{len(d)} bytes>")
 
     @functools.cached_property
     def fingerprint(self) -> str:

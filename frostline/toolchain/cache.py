@@ -324,7 +324,7 @@ class DiskCache:
         if not self._entries.is_dir():
             return
         now = time.time()
-        for tmp in self._entries.glob("*/.tmp-*"):
+        for tmp in [*self._entries.glob("*/.tmp-*"), *self.directory.glob(".tmp-*")]:
             with contextlib.suppress(OSError):
                 if now - tmp.stat().st_mtime >= age:
                     tmp.unlink()

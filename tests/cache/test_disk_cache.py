@@ -264,7 +264,8 @@ def test_a_checked_entry_that_does_not_link_is_compiled_again(tmp_path):
     closure = Closure(f.program, f.signature_from("float64, float64"))
     chain = default_toolchain()
     good = chain.object_code(closure)
-    unlinkable = attrs.evolve(good, data=b"\x7fELF" + bytes(60))  # intact entry, bad object
+    unlinkable = attrs.evolve(good, data=b"\x7fELF" + bytes(60),  # intact entry, bad code
+                              shared_library=b"\x7fELF" + bytes(60))
     cache.put(chain.cached_object_code(cache).key(closure), unlinkable)
     MEMORY_CACHE.clear()
     with pytest.warns(fl.CacheWarning, match="does not load"):

@@ -26,16 +26,16 @@ __all__ = ["assembly", "emit_object", "host_target", "load", "lower", "optimize"
 
 def host_target() -> TargetSpec:
     """This machine: process triple, CPU name and CPU features."""
-    from frostline.backends.llvm import target
+    from frostline.backends.llvm import hostinfo
 
-    return target.host_target()
+    return hostinfo.host_target()
 
 
 def versions() -> str:
     """The llvmlite and LLVM versions, which belong in every cache key."""
-    from frostline.backends.llvm import target
+    from frostline.backends.llvm import hostinfo
 
-    return target.versions()
+    return hostinfo.versions()
 
 def lower(typed: TypedProgram, spec: TargetSpec | None = None) -> CompilableProgram:
     """Emit LLVM IR for every instance of the program, plus the CPython entry point."""
@@ -48,7 +48,7 @@ def lower(typed: TypedProgram, spec: TargetSpec | None = None) -> CompilableProg
         guardable,
     )
 
-    spec = spec or target.host_target()
+    spec = spec or host_target()
     module, errors = lower_program(typed, spec.triple, target.data_layout(spec))
     entry = typed.entry
     entry_ast = typed.closure.program.entry_function
@@ -92,13 +92,14 @@ def optimize(program: CompilableProgram) -> OptimizedProgram:
 
 def emit_object(program: OptimizedProgram) -> ObjectCode:
     """Machine code for the optimised program."""
-    from frostline.backends.llvm import target
+    from frostline.backends.llvm import sharedlib, target
 
     module = target.parse_verified(program.llvm_ir)
     data = target.emit_object(module, program.target)
     stats.bump("compiled")
     spec = program.target
-    return ObjectCode(data, program.abi, spec.triple, spec.cpu, spec.features)
+    return ObjectCode(data, program.abi, spec.triple, spec.cpu, spec.features,
+                      shared_library=sharedlib.link(data))
 
 
 def assembly(program: OptimizedProgram) -> str:

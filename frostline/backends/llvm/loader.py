@@ -1,8 +1,10 @@
-"""Loading object code with ORC LLJIT and turning its entry into a Python builtin.
+"""Loading object code and turning its entry into a Python builtin.
 
-Only the object bytes are needed: no IR, no optimisation, no code generation.
-ORC reports bad objects and unresolved symbols as exceptions, where MCJIT
-would crash the process.
+Only the machine code is needed: no IR, no optimisation, no code generation.
+Object code that carries a shared library (``sharedlib``) is opened with
+``dlopen``, which needs no LLVM; otherwise ORC LLJIT links the object.  ORC
+reports bad objects and unresolved symbols as exceptions, where MCJIT would
+crash the process.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ import ctypes
 import itertools
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import llvmlite.binding as llvm
 import numpy as np
 
 from frostline import types as t
-from frostline.backends.llvm.target import host_target, target_machine
+from frostline.backends.llvm import sharedlib
+from frostline.backends.llvm.hostinfo import host_target
 from frostline.errors import IncompatibleTargetError, exception_class
 from frostline.stages.executable import EntryABI, Executable, ObjectCode
 
@@ -38,8 +41,15 @@ _lock = threading.Lock()
 _names = itertools.count()
 _jit: llvm.LLJIT | None = None
 
+if TYPE_CHECKING:
+    import llvmlite.binding as llvm
+
 
 def _lljit() -> llvm.LLJIT:
+    import llvmlite.binding as llvm
+
+    from frostline.backends.llvm.target import target_machine
+
     global _jit
     if _jit is None:
         _jit = llvm.create_lljit_compiler(target_machine(host_target()))
@@ -64,6 +74,19 @@ def check_target(code: ObjectCode) -> None:
 def load(code: ObjectCode) -> Executable:
     """Link object code into this process and wrap its entry as a callable Executable."""
     check_target(code)
+    if code.shared_library:
+        try:
+            library = sharedlib.open_library(code.shared_library)
+            return _executable(code, lambda symbol: sharedlib.address(library, symbol),
+                               library)
+        except (OSError, AttributeError):
+            pass  # e.g. an interpreter whose C API symbols are not global: ORC resolves them
+    return _load_with_orc(code)
+
+
+def _load_with_orc(code: ObjectCode) -> Executable:
+    import llvmlite.binding as llvm
+
     abi = code.abi
     with _lock:
         name = f"frostline.{next(_names)}"
@@ -72,9 +95,16 @@ def load(code: ObjectCode) -> Executable:
         if abi.guarded:
             builder = builder.export_symbol(abi.guard_symbol)
         tracker = builder.link(_lljit(), name)
-    native, owner = make_builtin(tracker[abi.symbol], abi, keepalive=tracker)
-    guard = tracker[abi.guard_symbol] if abi.guarded else 0
-    return Executable(code, native, tracker, tracker[abi.vectorcall_symbol], owner, guard)
+    return _executable(code, tracker.__getitem__, tracker)
+
+
+def _executable(code: ObjectCode, address: Callable[[str], int], keepalive: object) -> Executable:
+    """The Executable for loaded code, given how to find its symbols' addresses."""
+    abi = code.abi
+    entry, vectorcall = address(abi.symbol), address(abi.vectorcall_symbol)
+    guard = address(abi.guard_symbol) if abi.guarded else 0
+    native, owner = make_builtin(entry, abi, keepalive=keepalive)
+    return Executable(code, native, keepalive, vectorcall, owner, guard)
 
 
 def make_builtin(address: int, abi: EntryABI,

@@ -1,0 +1,106 @@
+"""The warm-start path: cached code loads without LLVM, through a shared library or ORC."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import attrs
+import pytest
+
+import frostline as fl
+from frostline.backends.llvm import hostinfo, loader, sharedlib
+
+needs_linker = pytest.mark.skipif(sharedlib._linker() is None, reason="no system linker (ld)")
+
+
+def mul_add(x, y):
+    return x * y + 1.0
+
+
+@pytest.fixture(scope="module")
+def code():
+    return fl.jit(mul_add, cache=False).compile("float64, float64").object_code
+
+
+@needs_linker
+def test_emitted_code_carries_a_shared_library_that_loads_without_orc(code, monkeypatch):
+    assert code.shared_library.startswith(b"\x7fELF")
+    monkeypatch.setattr(loader, "_load_with_orc", lambda code: pytest.fail("ORC was used"))
+    exe = loader.load(code)
+    assert exe(2.0, 3.0) == 7.0
+    assert exe.fingerprint == code.fingerprint  # the library is derived, not keyed
+
+
+def test_code_without_a_usable_library_loads_with_orc(code):
+    for library in (b"", b"\x7fELF not a library"):
+        exe = loader.load(attrs.evolve(code, shared_library=library))
+        assert exe(2.0, 3.0) == 7.0
+
+
+def test_without_a_linker_code_is_emitted_without_a_library(monkeypatch):
+    monkeypatch.setattr(sharedlib, "_linker", lambda: None)
+    code = fl.jit(mul_add, cache=False).compile("float64, float64").object_code
+    assert code.shared_library == b""
+    assert loader.load(code)(1.0, 1.0) == 2.0
+
+
+def test_the_host_description_is_remembered_and_a_damaged_one_is_replaced(tmp_path, monkeypatch):
+    from frostline.backends.llvm import target
+    from frostline.toolchain import cache as cache_mod
+
+    monkeypatch.setenv("FROSTLINE_CACHE_DIR", str(tmp_path))
+    cache_mod.reset_default_disk_cache()
+    hostinfo._description.cache_clear()
+    try:
+        path = hostinfo._description_path()
+        if path is None:
+            pytest.skip("no /proc/cpuinfo: the host is asked from LLVM every time")
+        assert hostinfo._description() == (target.host_target(), target.versions())
+        saved = json.loads(path.read_text())
+        assert saved["cpu"] == target.host_target().cpu
+        path.write_text('{"cpu": ')  # damaged: asked again and rewritten
+        hostinfo._description.cache_clear()
+        assert hostinfo._description() == (target.host_target(), target.versions())
+        assert json.loads(path.read_text()) == saved
+    finally:
+        monkeypatch.undo()
+        cache_mod.reset_default_disk_cache()
+        hostinfo._description.cache_clear()
+
+
+WARM = """
+import sys
+import numpy as np
+import frostline as fl
+
+@fl.jit
+def total(a):
+    s = 0.0
+    for i in range(a.shape[0]):
+        s += a[i] * a[i]
+    return s
+
+print(total(np.arange(4.0)), fl.stats()["compiled"], fl.stats()["disk_hits"],
+      sorted(m for m in ("llvmlite.binding", "llvmlite.ir", "frostline.toolchain.typing",
+                         "frostline.backends.llvm.codegen") if m in sys.modules))
+"""
+
+
+@needs_linker
+def test_a_warm_start_imports_no_llvm_and_no_code_generation(tmp_path):
+    if not os.path.exists("/proc/cpuinfo"):
+        pytest.skip("no /proc/cpuinfo: the host is asked from LLVM")
+    script = tmp_path / "warm.py"
+    script.write_text(textwrap.dedent(WARM))
+    env = {**os.environ, "FROSTLINE_CACHE_DIR": str(tmp_path / "cache")}
+    outputs = [subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=120) for _ in range(2)]
+    for out in outputs:
+        assert out.returncode == 0, out.stderr
+    cold, warm = (out.stdout.strip() for out in outputs)
+    assert cold.startswith("14.0 1 0 ")
+    assert warm == "14.0 0 1 []"
