@@ -136,6 +136,8 @@ class _DispatcherMethods:
         """Pickle the definition by value (the parsed program, and the Python function
         through cloudpickle when it pickles) with the object code of every compiled
         signature, so another process runs them at once and can still compile new ones."""
+        from frostline.backends.llvm.sharedlib import with_library
+
         token = _pickling.tokens.get(id(self))
         if token is not None:  # reached again through the function's own globals
             return _restoring, (token,)
@@ -149,7 +151,8 @@ class _DispatcherMethods:
         except (CompileError, OSError):
             program = None  # no source to parse: only the compiled signatures travel
         with self._lock:
-            compiled = tuple((sig, exe.object_code) for sig, exe in self._by_signature.items())
+            compiled = tuple((sig, with_library(exe.object_code))
+                             for sig, exe in self._by_signature.items())
         return _restore, (token, function, program, self.options, bool(self.cache), compiled,
                           self.__name__, self.__qualname__, self.__module__)
 

@@ -133,8 +133,9 @@ class _ExecutableMethods:
 
     def __reduce__(self) -> tuple[Callable[..., object], tuple[ObjectCode]]:
         from frostline.backends.llvm.loader import load
+        from frostline.backends.llvm.sharedlib import with_library
 
-        return load, (self.object_code,)  # type: ignore[attr-defined]
+        return load, (with_library(self.object_code),)  # type: ignore[attr-defined]
 
 
 Executable = callable_class("frostline.Executable", _ExecutableMethods)

@@ -177,7 +177,9 @@ class DiskCache:
         """Store ``code`` under ``key``: atomically, or not at all (with one warning)."""
         if self._writable is False:
             return
-        data = encode_entry(key, code)
+        from frostline.backends.llvm.sharedlib import with_library
+
+        data = encode_entry(key, with_library(code))
         path = self.path(key)
         try:
             self._make_directories(path.parent)

@@ -12,6 +12,7 @@ import pytest
 
 import frostline as fl
 from frostline import cli
+from frostline.backends.llvm.sharedlib import with_library
 from frostline.dispatcher import MEMORY_CACHE
 from frostline.stages.executable import ObjectCode
 from frostline.toolchain import cache as cache_mod
@@ -31,7 +32,8 @@ def scaled(x, y):
 
 @pytest.fixture(scope="module")
 def code() -> ObjectCode:
-    return fl.jit(square_sum, cache=False).compile("float64[::1]").object_code
+    # As entries store it: linked into a shared library where there is a linker.
+    return with_library(fl.jit(square_sum, cache=False).compile("float64[::1]").object_code)
 
 
 def key(n: int) -> str:
@@ -270,4 +272,4 @@ def test_a_checked_entry_that_does_not_link_is_compiled_again(tmp_path):
     MEMORY_CACHE.clear()
     with pytest.warns(fl.CacheWarning, match="does not load"):
         assert f(2.0, 4.0) == 9.0
-    assert cache.get(chain.cached_object_code(cache).key(closure)) == good
+    assert cache.get(chain.cached_object_code(cache).key(closure)).data == good.data

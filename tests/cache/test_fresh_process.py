@@ -977,6 +977,7 @@ import attrs
 
 import kernels_mod
 from frostline.backends.llvm.loader import load
+from frostline.backends.llvm.sharedlib import with_library
 
 
 class PickledExecutable:
@@ -999,8 +1000,8 @@ class BuiltElsewhere:
 out = pathlib.Path(os.environ["TRANSFER"])
 kernels_mod.sum_squares(np.arange(4))  # for int64 arrays, built here: it runs as it is
 exe = kernels_mod.sum_squares.compile("float64[::1]")
-assert pickle.dumps(PickledExecutable(exe.object_code)) == pickle.dumps(exe)
-code = exe.object_code
+code = with_library(exe.object_code)  # what pickling an executable carries
+assert pickle.dumps(PickledExecutable(code)) == pickle.dumps(exe)
 features = f"{code.target_features},+frostline-test-feature"
 elsewhere = {"feature": attrs.evolve(code, target_features=features),
              "triple": attrs.evolve(code, target_triple="frostline-test-triple")}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
 
 import attrs
+import numpy as np
 import pytest
 
 import frostline as fl
@@ -27,12 +29,39 @@ def code():
 
 
 @needs_linker
-def test_emitted_code_carries_a_shared_library_that_loads_without_orc(code, monkeypatch):
-    assert code.shared_library.startswith(b"\x7fELF")
+def test_code_leaving_the_process_carries_a_shared_library_that_loads_without_orc(
+        code, monkeypatch, tmp_path):
+    assert code.shared_library == b""  # compiling does not pay for the linker
+    pickled = pickle.loads(pickle.dumps(fl.jit(mul_add).compile("float64, float64")))
+    cache = fl.DiskCache(tmp_path)
+    cache.put("0" * 64, code)
+    for carried in (pickled.object_code, cache.get("0" * 64)):
+        assert carried.shared_library.startswith(b"\x7fELF")
+    code = sharedlib.with_library(code)
     monkeypatch.setattr(loader, "_load_with_orc", lambda code: pytest.fail("ORC was used"))
     exe = loader.load(code)
     assert exe(2.0, 3.0) == 7.0
     assert exe.fingerprint == code.fingerprint  # the library is derived, not keyed
+
+
+def scaled_sum(a, k):
+    s = 0.0
+    for i in range(a.shape[0]):
+        s += a[i] * k
+    return s
+
+
+@needs_linker
+def test_many_libraries_load_side_by_side_in_one_process(monkeypatch):
+    kernels = [fl.jit(fn, cache=False).compile(sig).object_code for fn, sig in
+               ((mul_add, "float64, float64"), (mul_add, "float32, float32"),
+                (scaled_sum, "float64[::1], float64"))] * 3
+    monkeypatch.setattr(loader, "_load_with_orc", lambda code: pytest.fail("ORC was used"))
+    exes = [loader.load(sharedlib.with_library(code)) for code in kernels]
+    for exe in exes[::3]:
+        assert exe(2.0, 3.0) == 7.0
+    for exe in exes[2::3]:
+        assert exe(np.arange(4.0), 2.0) == 12.0
 
 
 def test_code_without_a_usable_library_loads_with_orc(code):
@@ -41,11 +70,14 @@ def test_code_without_a_usable_library_loads_with_orc(code):
         assert exe(2.0, 3.0) == 7.0
 
 
-def test_without_a_linker_code_is_emitted_without_a_library(monkeypatch):
+def test_without_a_linker_code_travels_without_a_library(monkeypatch, code):
     monkeypatch.setattr(sharedlib, "_linker", lambda: None)
-    code = fl.jit(mul_add, cache=False).compile("float64, float64").object_code
-    assert code.shared_library == b""
-    assert loader.load(code)(1.0, 1.0) == 2.0
+    sharedlib.link.cache_clear()
+    try:
+        assert sharedlib.with_library(code) is code
+        assert pickle.loads(pickle.dumps(loader.load(code)))(1.0, 1.0) == 2.0
+    finally:
+        sharedlib.link.cache_clear()
 
 
 def test_the_host_description_is_remembered_and_a_damaged_one_is_replaced(tmp_path, monkeypatch):

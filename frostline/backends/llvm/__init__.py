@@ -92,14 +92,13 @@ def optimize(program: CompilableProgram) -> OptimizedProgram:
 
 def emit_object(program: OptimizedProgram) -> ObjectCode:
     """Machine code for the optimised program."""
-    from frostline.backends.llvm import sharedlib, target
+    from frostline.backends.llvm import target
 
     module = target.parse_verified(program.llvm_ir)
     data = target.emit_object(module, program.target)
     stats.bump("compiled")
     spec = program.target
-    return ObjectCode(data, program.abi, spec.triple, spec.cpu, spec.features,
-                      shared_library=sharedlib.link(data))
+    return ObjectCode(data, program.abi, spec.triple, spec.cpu, spec.features)
 
 
 def assembly(program: OptimizedProgram) -> str:

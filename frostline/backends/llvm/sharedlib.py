@@ -1,11 +1,14 @@
-"""Object code as a shared library: linked once when compiled, opened with ``dlopen``.
+"""Object code as a shared library: linked when it leaves the process, opened with ``dlopen``.
 
 Linking with ORC needs ``llvmlite.binding``, whose import costs more than
-everything else a warm start does.  So code emission also links the object
-into a small shared library with the system linker (``ld -shared``, about
-2 ms); loading it is a ``dlopen`` from memory (``memfd_create``), well under a
-millisecond, with no LLVM at all.  Without a linker, or where ``dlopen`` of
-the library fails, loading falls back to ORC; nothing else changes.
+everything else a warm start does.  So object code that is written to the
+disk cache or pickled is first linked into a small shared library with the
+system linker (``ld -shared``, about 2 ms); loading it is a ``dlopen`` from
+memory (``memfd_create``), well under a millisecond, with no LLVM at all.  The
+process that compiled the code has LLVM loaded already and links with ORC, so
+compilation itself does not pay for the linker.  Without a linker, or where
+``dlopen`` of the library fails, loading falls back to ORC; nothing else
+changes.
 
 ``-Bsymbolic`` binds the library's references to its own definitions, so no
 other library's symbols can interpose; ``dlopen`` resolves the CPython API
@@ -15,13 +18,20 @@ a missing symbol is an ``OSError`` at load time, never a crash at call time.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import functools
+import itertools
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+
+import attrs
+
+from frostline.stages.executable import ObjectCode
 
 _LINK_FLAGS = ("-shared", "-Bsymbolic", "-z", "noseparate-code", "-z", "max-page-size=4096",
                "--build-id=none", "-s")
@@ -34,6 +44,15 @@ def _linker() -> str | None:
     return shutil.which("ld")
 
 
+def with_library(code: ObjectCode) -> ObjectCode:
+    """``code`` carrying its shared library (linked now if it has none and a linker exists)."""
+    if code.shared_library:
+        return code
+    library = link(code.data)
+    return attrs.evolve(code, shared_library=library) if library else code
+
+
+@functools.lru_cache(maxsize=256)  # pickling the same executable again links nothing
 def link(object_code: bytes) -> bytes:
     """A shared library made of ``object_code``, or ``b""`` where there is no linker."""
     ld = _linker()
@@ -51,7 +70,13 @@ def link(object_code: bytes) -> bytes:
 
 
 def open_library(data: bytes) -> ctypes.CDLL:
-    """``dlopen`` a shared library held in memory; ``OSError`` if it does not load."""
+    """``dlopen`` a shared library held in memory; ``OSError`` if it does not load.
+
+    The bytes go to an anonymous memory file; ``dlopen`` reaches it through a
+    symbolic link of a name used once, because the dynamic loader returns an
+    already loaded library when a name repeats, and ``/proc/self/fd/N`` names
+    repeat as descriptors are reused.
+    """
     if not hasattr(os, "memfd_create"):
         raise OSError("memfd_create is not available")
     fd = os.memfd_create("frostline-code", 0)
@@ -59,9 +84,34 @@ def open_library(data: bytes) -> ctypes.CDLL:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        return ctypes.CDLL(f"/proc/self/fd/{fd}")
+        name = os.path.join(_link_directory(), f"{os.getpid()}-{next(_names)}.so")
+        os.symlink(f"/proc/self/fd/{fd}", name)
+        try:
+            return ctypes.CDLL(name)
+        finally:
+            os.unlink(name)
     finally:
         os.close(fd)  # the mapping outlives the descriptor
+
+
+_names = itertools.count()
+_directories: dict[int, str] = {}
+_lock = threading.Lock()
+
+
+def _link_directory() -> str:
+    """A private directory for the links, one per process (a forked child makes its own)."""
+    pid = os.getpid()
+    with _lock:
+        if pid not in _directories:
+            _directories[pid] = tempfile.mkdtemp(prefix="frostline-dlopen-")
+            atexit.register(_remove_directory, pid)
+        return _directories[pid]
+
+
+def _remove_directory(pid: int) -> None:
+    if os.getpid() == pid:
+        shutil.rmtree(_directories.pop(pid), ignore_errors=True)
 
 
 def address(library: ctypes.CDLL, symbol: str) -> int:
