@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Callable
 
 import attrs
 
+from frostline import stats
 from frostline.backends import llvm
 from frostline.fingerprint import digest
 from frostline.stages.closure import Closure
@@ -14,6 +16,7 @@ from frostline.stages.executable import Executable, ObjectCode
 from frostline.stages.program import CompilableProgram, OptimizedProgram
 from frostline.stages.typed import TypedProgram
 from frostline.toolchain.cache import CacheWarning, DiskCache
+from frostline.toolchain.runner import Job, run_in_place
 from frostline.toolchain.workflow import CachedStep, MemoryCache, Step, version_salt
 
 
@@ -64,29 +67,61 @@ class Toolchain:
         return CachedStep(Step("toolchain.object_code", self.fingerprint, self.object_code),
                           disk, self.salt(), hits="disk_hits")
 
+    def job(self, closure: Closure, memory: MemoryCache,
+            disk: DiskCache | None = None) -> Job[Executable]:
+        """The cached chain as a job of short steps (see ``runner``): the memory cache of
+        executables, then the disk cache of object code, then each step of the chain.
+
+        Both caches are keyed on the closure, the toolchain, the versions and the host.
+        """
+        salt = self.salt()
+        key = CachedStep(Step("toolchain", self.fingerprint, self.executable), memory,
+                         salt).key(closure)
+        hit = memory.get(key)
+        if hit is not None:
+            stats.bump("memory_hits")
+            return hit  # type: ignore[return-value]
+        code = None
+        if disk is not None:
+            yield "disk cache"
+            disk_key = self.cached_object_code(disk).key(closure)
+            code = disk.get(disk_key)
+        if code is not None:
+            stats.bump("disk_hits")
+            yield "load"
+            exe = self._load_cached(closure, code, disk, disk_key)  # type: ignore[arg-type]
+        else:
+            yield "infer_types"
+            typed = self.infer_types(closure)
+            yield "lower"
+            compilable = self.lower(typed)
+            yield "optimize"
+            optimized = self.optimize(compilable)
+            yield "emit_object"
+            code = self.emit(optimized)
+            if disk is not None:
+                disk.put(disk_key, code)
+            yield "load"
+            exe = llvm.load(code)
+        memory.put(key, exe)
+        return exe
+
+    def _load_cached(self, closure: Closure, code: ObjectCode, disk: DiskCache,
+                     disk_key: str) -> Executable:
+        """Load code from the disk cache; an entry that does not link is compiled again."""
+        try:
+            return llvm.load(code)
+        except RuntimeError as exc:
+            warnings.warn(f"frostline: cached code for {code.abi.signature} does not load "
+                          f"({exc}); compiled again", CacheWarning, stacklevel=2)
+            fresh = self.object_code(closure)
+            disk.put(disk_key, fresh)
+            return llvm.load(fresh)
+
     def cached(self, memory: MemoryCache,
-               disk: DiskCache | None = None) -> CachedStep[Closure, Executable]:
-        """The chain behind a memory cache of executables and, given one, a disk cache of
-        object code; both keyed on the closure, the toolchain, the versions and the host."""
-        if disk is None:
-            return CachedStep(Step("toolchain", self.fingerprint, self.executable), memory,
-                              self.salt())
-        emit = self.cached_object_code(disk)
-
-        def load(closure: Closure) -> Executable:
-            code = emit(closure)
-            try:
-                return llvm.load(code)
-            except RuntimeError as exc:
-                fresh = self.object_code(closure)
-                if fresh == code:
-                    raise  # compiled just now: a real failure, not a stale entry
-                warnings.warn(f"frostline: cached code for {code.abi.signature} does not "
-                              f"load ({exc}); compiled again", CacheWarning, stacklevel=2)
-                disk.put(emit.key(closure), fresh)
-                return llvm.load(fresh)
-
-        return CachedStep(Step("toolchain", self.fingerprint, load), memory, self.salt())
+               disk: DiskCache | None = None) -> Callable[[Closure], Executable]:
+        """``job`` run in the calling thread: Closure -> Executable through the caches."""
+        return lambda closure: run_in_place(self.job(closure, memory, disk))
 
 
 @functools.cache
