@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import functools
 import inspect
 import itertools
@@ -15,6 +17,7 @@ from typing import Any, overload
 import attrs
 import numpy as np
 
+from frostline import stats
 from frostline import types as t
 from frostline._vectorcall import callable_class, set_entry
 from frostline.backends import llvm
@@ -28,6 +31,13 @@ from frostline.stages.typed import TypedProgram
 from frostline.toolchain.cache import CacheWarning, DiskCache, default_disk_cache
 from frostline.toolchain.frontend import parse
 from frostline.toolchain.pipeline import default_toolchain
+from frostline.toolchain.runner import (
+    CompileHandle,
+    InPlaceRunner,
+    Job,
+    background_runner,
+    run_in_place,
+)
 from frostline.toolchain.workflow import MemoryCache
 
 #: The process-wide in-memory cache of executables, keyed by content.
@@ -95,19 +105,22 @@ class _DispatcherMethods:
     """
 
     def __init__(self, fn: Callable[..., Any], options: JitOptions,
-                 cache: bool | DiskCache = True):
+                 cache: bool | DiskCache = True, background: bool = False):
         if not inspect.isfunction(fn):
             raise TypeError(f"fl.jit needs a Python function, not {type(fn).__name__}")
         functools.update_wrapper(self, fn)
-        self._setup(fn, Definition(fn, options), None, inspect.signature(fn), cache)
+        self._setup(fn, Definition(fn, options), None, inspect.signature(fn), cache,
+                    background)
 
     def _setup(self, fn: Callable[..., Any] | None, definition: Definition | None,
                program: ProgramAST | None, params: inspect.Signature,
-               cache: bool | DiskCache) -> None:
+               cache: bool | DiskCache, background: bool = False) -> None:
         self.py_func = fn
         self.__frostline_function__ = fn
         self.definition = definition
         self.cache = cache
+        self.background = background and fn is not None  # tiering needs the Python version
+        self._pending: dict[t.Signature, CompileHandle[Executable]] = {}
         self._program = program
         self._options = definition.options if definition else program.options  # type: ignore
         self._by_key: dict[tuple[object, ...], Executable] = {}
@@ -167,6 +180,8 @@ class _DispatcherMethods:
         key = _call_key(args)
         exe = self._by_key.get(key)
         if exe is None:
+            if self.background:
+                return self._call_tiered(args, key)
             exe = self._compile_for(args, key)
         if exe.guard and self._fast_owner[1] is not exe._owner:
             self._use(exe)
@@ -180,6 +195,29 @@ class _DispatcherMethods:
         set_entry(self, exe.guard, owner)
 
     def _compile_for(self, args: tuple[Any, ...], key: tuple[object, ...]) -> Executable:
+        sig = t.Signature(self._argument_types(args))
+        exe = self.compile(sig)
+        with self._lock:
+            self._by_key[key] = exe
+        return exe
+
+    def _call_tiered(self, args: tuple[Any, ...], key: tuple[object, ...]) -> Any:
+        """``background=True``: native code once it is ready, the Python function until then."""
+        sig = t.Signature(self._argument_types(args))
+        exe = self._by_signature.get(sig)
+        if exe is None:
+            handle = self.compile_async(sig)
+            if not handle.done() or handle.cancelled():
+                stats.bump("python_calls")
+                return self.py_func(*args)  # type: ignore[misc]
+            exe = handle.result()  # a failed compilation raises here, on the next call
+        with self._lock:
+            self._by_key[key] = exe
+        if exe.guard and self._fast_owner[1] is not exe._owner:
+            self._use(exe)
+        return exe(*args)
+
+    def _argument_types(self, args: tuple[Any, ...]) -> tuple[t.Type, ...]:
         types = []
         for name, value in zip(self._params.parameters, args, strict=True):
             try:
@@ -190,10 +228,7 @@ class _DispatcherMethods:
                 raise TypeError(f"{self.__name__}() argument '{name}' must be a number or a "
                                 f"NumPy array, not {type(value).__name__}")
             types.append(ty)
-        exe = self.compile(*types)
-        with self._lock:
-            self._by_key[key] = exe
-        return exe
+        return tuple(types)
 
     @overload
     def compile(self, signature: str, /) -> Executable: ...
@@ -201,21 +236,65 @@ class _DispatcherMethods:
     def compile(self, *types: object) -> Executable: ...
 
     def compile(self, *signature: object) -> Executable:
-        """Compile ahead of time for a signature: a string, type objects, or annotations."""
+        """Compile ahead of time for a signature: a string, type objects, or annotations.
+
+        The compilation runs in the calling thread; ``compile_async`` runs it in the
+        background.
+        """
         sig = self.signature_from(*signature)
+        pending = self._pending.get(sig)
+        if pending is not None:  # being compiled in the background: wait for that one
+            with contextlib.suppress(concurrent.futures.CancelledError):
+                return pending.result()
         with self._lock:
             exe = self._by_signature.get(sig)
             if exe is None:
-                exe = self._compile_closure(Closure(self.program, sig))
+                exe = run_in_place(self._job(sig))
                 self._by_signature[sig] = exe
         return exe
 
-    def _compile_closure(self, closure: Closure) -> Executable:
+    def compile_async(self, *signature: object) -> CompileHandle[Executable]:
+        """Start compiling for a signature in the background; returns a handle at once.
+
+        The handle is a ``concurrent.futures.Future`` of the Executable with
+        ``add_callback_on_success``, ``add_callback_on_fail``, ``add_finalize``,
+        ``result(timeout)``, ``done()`` and ``cancel()``. Calls of this function
+        use the executable once it is ready. Asking again for a signature being
+        compiled returns the same handle.
+        """
+        sig = self.signature_from(*signature)
+        with self._lock:
+            exe = self._by_signature.get(sig)
+            if exe is not None:
+                return InPlaceRunner().submit(_ready(exe), name=f"{self.__qualname__}{sig}")
+            pending = self._pending.get(sig)
+            if pending is not None and not pending.cancelled():
+                return pending
+            handle = background_runner().submit(self._job(sig),
+                                                name=f"{self.__qualname__}{sig}")
+            self._pending[sig] = handle
+        handle.add_callback_on_success(functools.partial(self._install, sig))
+        handle.add_finalize(functools.partial(self._forget, sig, handle))
+        return handle
+
+    def _install(self, sig: t.Signature, exe: Executable) -> None:
+        with self._lock:
+            self._by_signature.setdefault(sig, exe)
+
+    def _forget(self, sig: t.Signature, handle: CompileHandle[Executable]) -> None:
+        with self._lock:
+            if self._pending.get(sig) is handle:
+                del self._pending[sig]
+
+    def _job(self, sig: t.Signature) -> Job[Executable]:
+        """This function's compilation for ``sig`` as a job of short steps (see runner)."""
+        yield "parse"
+        closure = Closure(self.program, sig)
         chain = default_toolchain()
         if self.cache is False:
-            return chain.executable(closure)
+            return (yield from chain.job(closure, MemoryCache(), None))
         disk = self.cache if isinstance(self.cache, DiskCache) else default_disk_cache()
-        return chain.cached(MEMORY_CACHE, disk)(closure)
+        return (yield from chain.job(closure, MEMORY_CACHE, disk))
 
     def signature_from(self, *signature: object) -> t.Signature:
         """The Signature for ``compile``'s arguments; with none, the parameter annotations."""
@@ -274,6 +353,12 @@ class _DispatcherMethods:
 
 
 Dispatcher = callable_class("frostline.Dispatcher", _DispatcherMethods)
+
+
+def _ready(exe: Executable) -> Job[Executable]:
+    """A job with nothing left to do."""
+    return exe
+    yield "done"  # a generator: the return above ends it at once
 
 
 class _PicklingState(threading.local):
@@ -364,12 +449,13 @@ def _call_python(ref: weakref.ref[Any], *args: Any, **kwargs: Any) -> Any:
 @overload
 def jit(fn: Callable[..., Any], /) -> Dispatcher: ...
 @overload
-def jit(*, boundscheck: bool = ..., fastmath: bool = ...,
-        cache: bool | DiskCache = ...) -> Callable[[Callable[..., Any]], Dispatcher]: ...
+def jit(*, boundscheck: bool = ..., fastmath: bool = ..., cache: bool | DiskCache = ...,
+        background: bool = ...) -> Callable[[Callable[..., Any]], Dispatcher]: ...
 
 
 def jit(fn: Callable[..., Any] | None = None, /, *, boundscheck: bool = False,
-        fastmath: bool = False, cache: bool | DiskCache = True) -> Any:
+        fastmath: bool = False, cache: bool | DiskCache = True,
+        background: bool = False) -> Any:
     """Compile a numeric Python function: on first call per argument types, or ahead of time.
 
     ``boundscheck``: out-of-range indices raise IndexError (default: undefined, fast).
@@ -377,8 +463,11 @@ def jit(fn: Callable[..., Any] | None = None, /, *, boundscheck: bool = False,
     ``cache``: reuse executables compiled from the same content, in memory and in the
     disk cache (default on; ``FROSTLINE_CACHE=0`` keeps it in memory); a ``DiskCache``
     uses that cache; False compiles every time.
+    ``background``: tiered execution: a call with new argument types starts compiling
+    in the background and runs the Python function; later calls use native code as soon
+    as it is ready.
     """
     options = JitOptions(boundscheck=boundscheck, fastmath=fastmath)
     if fn is None:
-        return lambda f: Dispatcher(f, options, cache)
-    return Dispatcher(fn, options, cache)
+        return lambda f: Dispatcher(f, options, cache, background)
+    return Dispatcher(fn, options, cache, background)
