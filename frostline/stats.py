@@ -7,7 +7,9 @@ from collections import Counter
 
 _lock = threading.Lock()
 _counters: Counter[str] = Counter(
-    {"compiled": 0, "memory_hits": 0, "disk_hits": 0, "disk_writes": 0})
+    {"compiled": 0, "memory_hits": 0, "disk_hits": 0, "disk_writes": 0,
+     "background_started": 0, "background_finished": 0, "background_failed": 0,
+     "background_cancelled": 0, "python_calls": 0})
 
 
 def bump(name: str, by: int = 1) -> None:
@@ -22,7 +24,11 @@ def stats() -> dict[str, int]:
     ``compiled``: object code produced by code generation in this process;
     ``memory_hits``: compilations answered by the in-memory cache of executables;
     ``disk_hits``: compilations answered by the disk cache (loaded, not compiled);
-    ``disk_writes``: entries this process wrote to the disk cache.
+    ``disk_writes``: entries this process wrote to the disk cache;
+    ``background_started``, ``_finished``, ``_failed``, ``_cancelled``: background
+    compilations (``compile_async``, tiered execution);
+    ``python_calls``: calls answered by the Python function while native code was
+    not ready.
     """
     with _lock:
         return dict(_counters)
