@@ -28,9 +28,11 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import itertools
+import os
 import threading
 import traceback
 import warnings
+import weakref
 from collections.abc import Callable, Generator
 from typing import Any, Generic, TypeVar
 
@@ -172,12 +174,19 @@ class BackgroundRunner:
 
     def __init__(self, workers: int = 2):
         self.workers = workers
+        self._names = itertools.count()
+        self._reset()
+        # A forked child has none of the parent's threads: it starts afresh, and the
+        # jobs queued in the parent stay the parent's.
+        reset = weakref.WeakMethod(self._reset)
+        os.register_at_fork(after_in_child=lambda: (method := reset()) and method())
+
+    def _reset(self) -> None:
         self._queue: collections.deque[tuple[CompileHandle[Any], Job[Any]]] = \
             collections.deque()
         self._ready = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._shutdown = False
-        self._names = itertools.count()
 
     def submit(self, job: Job[T], name: str = "compilation") -> CompileHandle[T]:
         """Queue ``job``; its handle comes back at once."""
