@@ -282,8 +282,11 @@ class _DispatcherMethods:
             self._by_signature.setdefault(sig, exe)
 
     def _forget(self, sig: t.Signature, handle: CompileHandle[Executable]) -> None:
+        """Drop a finished handle, unless it failed: a failure is kept, so the next call
+        (tiered) or ``compile`` reports it instead of compiling the same error again."""
         with self._lock:
-            if self._pending.get(sig) is handle:
+            failed = not handle.cancelled() and handle.exception() is not None
+            if self._pending.get(sig) is handle and not failed:
                 del self._pending[sig]
 
     def _job(self, sig: t.Signature) -> Job[Executable]:

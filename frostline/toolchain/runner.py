@@ -93,9 +93,12 @@ class CompileHandle(concurrent.futures.Future, Generic[T]):  # type: ignore[type
         """Cancel before or during compilation: the job stops before its next step."""
         # The future stays PENDING while its steps run, so cancelling works until
         # the result is set.
-        if not super().cancel():
-            return False
-        stats.bump("background_cancelled")
+        with self._lock:
+            first = not self.cancelled()
+            if not super().cancel():
+                return False
+        if first:
+            stats.bump("background_cancelled")
         self._end()
         return True
 
@@ -226,14 +229,17 @@ class BackgroundRunner:
                 job.close()
                 continue
             if _step(handle, job):
-                outcome = "background_failed" if handle.exception() is not None else \
-                    "background_finished"
                 if not handle.cancelled():
-                    stats.bump(outcome)
+                    stats.bump("background_failed" if handle.exception() is not None
+                               else "background_finished")
                 continue
             with self._ready:
-                self._queue.append((handle, job))
-                self._ready.notify()
+                if not self._shutdown:
+                    self._queue.append((handle, job))
+                    self._ready.notify()
+                    continue
+            handle.cancel()  # shut down while its step ran: it ends here
+            job.close()
 
     def shutdown(self) -> None:
         """Cancel every pending job and stop the workers after their current step."""
