@@ -273,7 +273,6 @@ class _DispatcherMethods:
             handle = background_runner().submit(self._job(sig),
                                                 name=f"{self.__qualname__}{sig}")
             self._pending[sig] = handle
-        handle.add_callback_on_success(functools.partial(self._install, sig))
         handle.add_finalize(functools.partial(self._forget, sig, handle))
         return handle
 
@@ -295,9 +294,12 @@ class _DispatcherMethods:
         closure = Closure(self.program, sig)
         chain = default_toolchain()
         if self.cache is False:
-            return (yield from chain.job(closure, MemoryCache(), None))
-        disk = self.cache if isinstance(self.cache, DiskCache) else default_disk_cache()
-        return (yield from chain.job(closure, MEMORY_CACHE, disk))
+            exe = yield from chain.job(closure, MemoryCache(), None)
+        else:
+            disk = self.cache if isinstance(self.cache, DiskCache) else default_disk_cache()
+            exe = yield from chain.job(closure, MEMORY_CACHE, disk)
+        self._install(sig, exe)  # before the handle's result is set: no window without it
+        return exe
 
     def signature_from(self, *signature: object) -> t.Signature:
         """The Signature for ``compile``'s arguments; with none, the parameter annotations."""
