@@ -46,6 +46,7 @@ def cache_command(action: str, directory: Path | None, max_size: str | None) -> 
 
     from frostline.toolchain.cache import (
         DiskCache,
+        cache_enabled,
         configured_max_size,
         default_directory,
         parse_size,
@@ -53,9 +54,9 @@ def cache_command(action: str, directory: Path | None, max_size: str | None) -> 
 
     cache = DiskCache(directory or default_directory(), configured_max_size())
     if action == "info":
-        enabled = os.environ.get("FROSTLINE_CACHE", "1")
+        setting = os.environ.get("FROSTLINE_CACHE", "")
         print(f"location:  {cache.directory}")
-        print(f"enabled:   {'no (FROSTLINE_CACHE=' + enabled + ')' if enabled in _OFF else 'yes'}")
+        print(f"enabled:   {'yes' if cache_enabled() else f'no (FROSTLINE_CACHE={setting})'}")
         print(f"entries:   {len(cache)}")
         print(f"size:      {human_size(cache.size())} of {human_size(cache.max_size)}")
     elif action == "list":
@@ -79,9 +80,6 @@ def cache_command(action: str, directory: Path | None, max_size: str | None) -> 
         print(f"removed {human_size(removed)}; {entries_text(len(cache))}, "
               f"{human_size(cache.size())} left in {cache.directory}")
     return 0
-
-
-_OFF = ("0", "false", "no", "off")
 
 
 def entries_text(n: int) -> str:

@@ -33,9 +33,9 @@ from frostline.toolchain.frontend import parse
 from frostline.toolchain.pipeline import default_toolchain
 from frostline.toolchain.runner import (
     CompileHandle,
-    InPlaceRunner,
     Job,
     background_runner,
+    completed,
     run_in_place,
 )
 from frostline.toolchain.workflow import MemoryCache
@@ -180,9 +180,12 @@ class _DispatcherMethods:
         key = _call_key(args)
         exe = self._by_key.get(key)
         if exe is None:
-            if self.background:
-                return self._call_tiered(args, key)
-            exe = self._compile_for(args, key)
+            exe = self._executable_for(args)
+            if exe is None:  # tiered, and the native code is not ready yet
+                stats.bump("python_calls")
+                return self.py_func(*args)  # type: ignore[misc]
+            with self._lock:
+                self._by_key[key] = exe
         if exe.guard and self._fast_owner[1] is not exe._owner:
             self._use(exe)
         return exe(*args)
@@ -194,28 +197,18 @@ class _DispatcherMethods:
         self._fast_owner = owner
         set_entry(self, exe.guard, owner)
 
-    def _compile_for(self, args: tuple[Any, ...], key: tuple[object, ...]) -> Executable:
+    def _executable_for(self, args: tuple[Any, ...]) -> Executable | None:
+        """The executable for these arguments' types: compiled now, or with
+        ``background=True`` started in the background (None until it is ready; a
+        failed compilation raises here, on the next call)."""
         sig = t.Signature(self._argument_types(args))
-        exe = self.compile(sig)
-        with self._lock:
-            self._by_key[key] = exe
-        return exe
-
-    def _call_tiered(self, args: tuple[Any, ...], key: tuple[object, ...]) -> Any:
-        """``background=True``: native code once it is ready, the Python function until then."""
-        sig = t.Signature(self._argument_types(args))
+        if not self.background:
+            return self.compile(sig)
         exe = self._by_signature.get(sig)
-        if exe is None:
-            handle = self.compile_async(sig)
-            if not handle.done() or handle.cancelled():
-                stats.bump("python_calls")
-                return self.py_func(*args)  # type: ignore[misc]
-            exe = handle.result()  # a failed compilation raises here, on the next call
-        with self._lock:
-            self._by_key[key] = exe
-        if exe.guard and self._fast_owner[1] is not exe._owner:
-            self._use(exe)
-        return exe(*args)
+        if exe is not None:
+            return exe
+        handle = self.compile_async(sig)
+        return handle.result() if handle.done() and not handle.cancelled() else None
 
     def _argument_types(self, args: tuple[Any, ...]) -> tuple[t.Type, ...]:
         types = []
@@ -266,7 +259,7 @@ class _DispatcherMethods:
         with self._lock:
             exe = self._by_signature.get(sig)
             if exe is not None:
-                return InPlaceRunner().submit(_ready(exe), name=f"{self.__qualname__}{sig}")
+                return completed(exe, name=f"{self.__qualname__}{sig}")
             pending = self._pending.get(sig)
             if pending is not None and not pending.cancelled():
                 return pending
@@ -358,12 +351,6 @@ class _DispatcherMethods:
 
 
 Dispatcher = callable_class("frostline.Dispatcher", _DispatcherMethods)
-
-
-def _ready(exe: Executable) -> Job[Executable]:
-    """A job with nothing left to do."""
-    return exe
-    yield "done"  # a generator: the return above ends it at once
 
 
 class _PicklingState(threading.local):

@@ -21,6 +21,7 @@ only use of file times (never in keys).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -374,32 +375,27 @@ def default_directory() -> Path:
     return Path(platformdirs.user_cache_dir("frostline", appauthor=False))
 
 
-_default: list[DiskCache | None] = []
-_default_lock = threading.Lock()
-
-
+@functools.cache
 def default_disk_cache() -> DiskCache | None:
     """The process's disk cache, configured by the environment when first needed.
 
     ``FROSTLINE_CACHE=0`` turns it off (None); ``FROSTLINE_CACHE_DIR`` places it;
     ``FROSTLINE_CACHE_SIZE`` caps it (default 1 GiB).
     """
-    with _default_lock:
-        if not _default:
-            _default.append(_configured_disk_cache())
-        return _default[0]
+    if not cache_enabled():
+        return None
+    return DiskCache(default_directory(), configured_max_size())
 
 
 def reset_default_disk_cache() -> None:
     """Read the environment again on the next ``default_disk_cache()`` (for tests and tools)."""
-    with _default_lock:
-        _default.clear()
+    default_disk_cache.cache_clear()
 
 
-def _configured_disk_cache() -> DiskCache | None:
-    if os.environ.get("FROSTLINE_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
-        return None
-    return DiskCache(default_directory(), configured_max_size())
+def cache_enabled() -> bool:
+    """False when ``FROSTLINE_CACHE`` turns the disk cache off (0, false, no, off)."""
+    return os.environ.get("FROSTLINE_CACHE", "1").strip().lower() not in (
+        "0", "false", "no", "off")
 
 
 def configured_max_size() -> int:

@@ -152,15 +152,6 @@ def _step(handle: CompileHandle[T], job: Job[T]) -> bool:
     return True
 
 
-def run_in_place(job: Job[T]) -> T:
-    """Run a job to its end in this thread and return its result (or raise its error)."""
-    while True:
-        try:
-            next(job)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-
-
 class InPlaceRunner:
     """Runs a job to its end in the calling thread."""
 
@@ -170,6 +161,18 @@ class InPlaceRunner:
         while not _step(handle, job):
             pass
         return handle
+
+
+def run_in_place(job: Job[T]) -> T:
+    """Run a job to its end in this thread and return its result (or raise its error)."""
+    return InPlaceRunner().submit(job).result()  # type: ignore[no-any-return]
+
+
+def completed(result: T, name: str = "compilation") -> CompileHandle[T]:
+    """A handle for a result that needed no compilation."""
+    handle: CompileHandle[T] = CompileHandle(name)
+    handle._finish(result, None)
+    return handle
 
 
 class BackgroundRunner:
