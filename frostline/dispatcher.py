@@ -21,7 +21,16 @@ from frostline import stats
 from frostline import types as t
 from frostline._vectorcall import callable_class, set_entry
 from frostline.backends import llvm
+from frostline.batch import Batch, assemble, make_driver, result_types
 from frostline.errors import CompileError, IncompatibleTargetError
+from frostline.modes import (
+    ExecutionMode,
+    FallbackWarning,
+    batch_steps,
+    single_call_steps,
+    warn_at_caller,
+)
+from frostline.per_function import per_function
 from frostline.stages.ast import FunctionAST, ProgramAST
 from frostline.stages.closure import Closure
 from frostline.stages.definition import Definition, JitOptions
@@ -33,10 +42,10 @@ from frostline.toolchain.frontend import parse
 from frostline.toolchain.pipeline import default_toolchain
 from frostline.toolchain.runner import (
     CompileHandle,
+    InPlaceRunner,
     Job,
     background_runner,
     completed,
-    run_in_place,
 )
 from frostline.toolchain.workflow import MemoryCache
 
@@ -105,25 +114,38 @@ class _DispatcherMethods:
     """
 
     def __init__(self, fn: Callable[..., Any], options: JitOptions,
-                 cache: bool | DiskCache = True, background: bool = False):
+                 cache: bool | DiskCache = True, background: bool = False,
+                 mode: ExecutionMode | str = ExecutionMode.WHOLE):
         if not inspect.isfunction(fn):
             raise TypeError(f"fl.jit needs a Python function, not {type(fn).__name__}")
         functools.update_wrapper(self, fn)
         self._setup(fn, Definition(fn, options), None, inspect.signature(fn), cache,
-                    background)
+                    background, ExecutionMode.parse(mode))
 
     def _setup(self, fn: Callable[..., Any] | None, definition: Definition | None,
                program: ProgramAST | None, params: inspect.Signature,
-               cache: bool | DiskCache, background: bool = False) -> None:
+               cache: bool | DiskCache, background: bool = False,
+               mode: ExecutionMode = ExecutionMode.WHOLE) -> None:
         self.py_func = fn
         self.__frostline_function__ = fn
         self.definition = definition
         self.cache = cache
         self.background = background and fn is not None  # tiering needs the Python version
+        self.mode = mode
+        self._fallback = bool(mode & ExecutionMode.FALLBACK)
+        self._single_steps = single_call_steps(mode)
+        #: Compilations running in the background, and failed ones (kept, so the same
+        #: error is reported again instead of compiled again).
         self._pending: dict[t.Signature, CompileHandle[Executable]] = {}
+        #: What runs a signature whose whole compilation failed under FALLBACK.
+        self._fallen: dict[t.Signature, Callable[..., Any]] = {}
+        self._per_function_copy: Callable[..., Any] | None = None
+        self._runs: dict[tuple[object, ...], Callable[[Batch], Any]] = {}
+        self._drivers: dict[tuple[tuple[bool, ...], int], Any] = {}
         self._program = program
         self._options = definition.options if definition else program.options  # type: ignore
-        self._by_key: dict[tuple[object, ...], Executable] = {}
+        #: Call key -> what runs those calls: an Executable, or Python under a mode.
+        self._by_key: dict[tuple[object, ...], Callable[..., Any]] = {}
         self._by_signature: dict[t.Signature, Executable] = {}
         self._lock = threading.RLock()
         self._params = params
@@ -167,7 +189,8 @@ class _DispatcherMethods:
             compiled = tuple((sig, with_library(exe.object_code))
                              for sig, exe in self._by_signature.items())
         return _restore, (token, function, program, self.options, bool(self.cache), compiled,
-                          self.__name__, self.__qualname__, self.__module__)
+                          self.__name__, self.__qualname__, self.__module__, self.mode.value,
+                          self.background)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs or len(args) != self._nparams:
@@ -178,17 +201,99 @@ class _DispatcherMethods:
             bound.apply_defaults()
             args = bound.args
         key = _call_key(args)
-        exe = self._by_key.get(key)
-        if exe is None:
-            exe = self._executable_for(args)
-            if exe is None:  # tiered, and the native code is not ready yet
+        target = self._by_key.get(key)
+        if target is None:
+            target = self._target_for(args)
+            if target is None:  # tiered, and the native code is not ready yet
                 stats.bump("python_calls")
                 return self.py_func(*args)  # type: ignore[misc]
             with self._lock:
-                self._by_key[key] = exe
-        if exe.guard and self._fast_owner[1] is not exe._owner:
-            self._use(exe)
-        return exe(*args)
+                self._by_key[key] = target
+        if type(target) is Executable and target.guard \
+                and self._fast_owner[1] is not target._owner:
+            self._use(target)
+        return target(*args)
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function once per batch element, in one native loop under ``RUN``.
+
+        Every array argument carries a leading batch axis (call ``k`` gets ``a[k]``:
+        a number for a 1-D array, a row view otherwise); a scalar is given once and
+        passed to every call.  Returns an array of the results (a tuple of arrays
+        for a function returning a tuple, None for one returning None).  Without
+        ``RUN`` in the mode, or after a fallback, the calls run one by one.
+        """
+        try:
+            bound = self._params.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{self.__name__}.run() {exc}") from None
+        bound.apply_defaults()
+        batch = Batch.of(self.__name__, tuple(self._params.parameters), bound.args)
+        key = (batch.batched, _call_key(batch.args))
+        plan = self._runs.get(key)
+        if plan is None:
+            plan = self._plan_run(batch)
+            if plan is None:  # tiered, and the native loop is not ready yet
+                return self._run_calls(batch)
+            with self._lock:
+                self._runs[key] = plan
+        return plan(batch)
+
+    def _plan_run(self, batch: Batch) -> Callable[[Batch], Any] | None:
+        """How to run this kind of batch: the native loop, or a Python loop of calls."""
+        steps = batch_steps(self.mode)
+        for granularity, following in zip(steps, steps[1:] + (ExecutionMode.PYTHON,),
+                                          strict=True):
+            if granularity is ExecutionMode.PYTHON:
+                return self._run_calls
+            stage = "arguments"
+            try:
+                element = t.Signature(batch.element_types())
+                handle = self._handle(element)
+                if handle is None:
+                    return None
+                stage = f"element {handle.stage}"
+                results = result_types(handle.result().abi.return_type, self.__name__)
+                stage = "run driver"
+                driver = self._driver(batch.batched, len(results))
+                outs = tuple(t.ArrayType(r, 1, "C") for r in results)
+                arg_types = tuple(t.typeof(a) for a in batch.args)
+                signature = t.Signature((t.int64, *outs, *arg_types))
+                handle = driver._handle(signature)
+                if handle is None:
+                    return None
+                stage = f"run driver {handle.stage}"
+                exe = handle.result()
+            except Exception as exc:
+                self._fall_back(f"{self.__qualname__}.run", granularity, stage, exc,
+                                following)
+                continue
+            return functools.partial(_run_native, exe,
+                                     tuple(r.numpy_dtype for r in results))
+        raise AssertionError("a batch's last step is PYTHON or raises")  # pragma: no cover
+
+    def _run_calls(self, batch: Batch) -> Any:
+        """A batch as single calls from Python, each following the mode's rules."""
+        results = [self(*batch.element(k)) for k in range(batch.n)]
+        dtypes = None
+        with contextlib.suppress(TypeError):
+            exe = self._by_signature.get(t.Signature(batch.element_types()))
+            if exe is not None:
+                dtypes = tuple(r.numpy_dtype for r in result_types(exe.abi.return_type,
+                                                                   self.__name__))
+        return assemble(results, dtypes)
+
+    def _driver(self, batched: tuple[bool, ...], nresults: int) -> Any:
+        """The jit function looping over a batch (see ``frostline.batch``)."""
+        with self._lock:
+            driver = self._drivers.get((batched, nresults))
+            if driver is None:
+                fn = make_driver(self, self.__name__, self.__module__,
+                                 tuple(self._params.parameters), batched, nresults)
+                driver = Dispatcher(fn, self.options, self.cache, self.background,
+                                    ExecutionMode.WHOLE)
+                self._drivers[(batched, nresults)] = driver
+        return driver
 
     def _use(self, exe: Executable) -> None:
         """Route calls through ``exe``'s guard until another executable is needed."""
@@ -197,18 +302,92 @@ class _DispatcherMethods:
         self._fast_owner = owner
         set_entry(self, exe.guard, owner)
 
-    def _executable_for(self, args: tuple[Any, ...]) -> Executable | None:
-        """The executable for these arguments' types: compiled now, or with
-        ``background=True`` started in the background (None until it is ready; a
-        failed compilation raises here, on the next call)."""
-        sig = t.Signature(self._argument_types(args))
+    def _target_for(self, args: tuple[Any, ...]) -> Callable[..., Any] | None:
+        """What runs a call with these arguments, walking the mode's granularities.
+
+        WHOLE: the executable for the arguments' types, compiled now or, with
+        ``background=True``, in the background (None until it is ready).  A failure
+        raises, or under FALLBACK warns once and steps down: PER_FUNCTION, PYTHON.
+        """
+        steps = self._single_steps
+        for granularity, following in zip(steps, steps[1:] + (ExecutionMode.PYTHON,),
+                                          strict=True):
+            if granularity is ExecutionMode.PYTHON:
+                return self._python()
+            if granularity is ExecutionMode.PER_FUNCTION:
+                try:
+                    return self._per_function()
+                except Exception as exc:
+                    self._fall_back(self.__qualname__, granularity, "per_function", exc,
+                                    following)
+                    continue
+            try:
+                sig = t.Signature(self._argument_types(args))
+            except TypeError as exc:
+                types = ", ".join(type(a).__name__ for a in args)
+                self._fall_back(f"{self.__qualname__}({types})", granularity, "arguments",
+                                exc, following)
+                continue
+            fallen = self._fallen.get(sig)
+            if fallen is not None:
+                return fallen
+            handle = self._handle(sig)
+            if handle is None:
+                return None
+            error = handle.exception()
+            if error is None:
+                return handle.result()  # type: ignore[no-any-return]
+            self._fall_back(f"{self.__qualname__}{sig}", granularity, handle.stage, error,
+                            following)
+            self._fallen[sig] = self._fallback_target(following)
+            return self._fallen[sig]
+        raise AssertionError("a mode's last step is PYTHON or raises")  # pragma: no cover
+
+    def _fallback_target(self, granularity: ExecutionMode) -> Callable[..., Any]:
+        if granularity is ExecutionMode.PER_FUNCTION:
+            try:
+                return self._per_function()
+            except Exception as exc:
+                self._fall_back(self.__qualname__, granularity, "per_function", exc,
+                                ExecutionMode.PYTHON)
+        return self._python()
+
+    def _fall_back(self, what: str, granularity: ExecutionMode, stage: str,
+                   error: BaseException, following: ExecutionMode) -> None:
+        """Step down from ``granularity``: one FallbackWarning, or raise without FALLBACK."""
+        if not self._fallback or self.py_func is None:  # nothing to step down to
+            raise error
+        stats.bump(f"fallbacks_{granularity.label}")
+        warn_at_caller(FallbackWarning(what, granularity, stage, error, following))
+
+    def _python(self) -> Callable[..., Any]:
+        if self.py_func is None:
+            raise TypeError(f"{self.__qualname__} has no Python function to run (it was "
+                            "unpickled without one)")
+        return self.py_func
+
+    def _per_function(self) -> Callable[..., Any]:
+        """The function as Python, calling each kernel it calls as its own jit function."""
+        if self._per_function_copy is None:
+            mode = ExecutionMode.WHOLE | (self.mode & ExecutionMode.FALLBACK)
+
+            def wrap(fn: Callable[..., Any], options: JitOptions | None) -> Any:
+                return Dispatcher(fn, options or self.options, self.cache, self.background,
+                                  mode)
+
+            self._per_function_copy = per_function(self._python(), wrap)  # type: ignore
+        return self._per_function_copy
+
+    def _handle(self, sig: t.Signature) -> CompileHandle[Executable] | None:
+        """The finished compilation for ``sig``: in place, or with ``background=True``
+        started in the background (None while it runs)."""
         if not self.background:
-            return self.compile(sig)
+            return self._compiled(sig)
         exe = self._by_signature.get(sig)
         if exe is not None:
-            return exe
+            return completed(exe)
         handle = self.compile_async(sig)
-        return handle.result() if handle.done() and not handle.cancelled() else None
+        return handle if handle.done() and not handle.cancelled() else None
 
     def _argument_types(self, args: tuple[Any, ...]) -> tuple[t.Type, ...]:
         types = []
@@ -234,17 +413,24 @@ class _DispatcherMethods:
         The compilation runs in the calling thread; ``compile_async`` runs it in the
         background.
         """
-        sig = self.signature_from(*signature)
+        return self._compiled(self.signature_from(*signature)).result()  # type: ignore
+
+    def _compiled(self, sig: t.Signature) -> CompileHandle[Executable]:
+        """The finished compilation for ``sig``: compiled in place if need be, waiting
+        for one running in the background, or the failure kept from before."""
         pending = self._pending.get(sig)
         if pending is not None:  # being compiled in the background: wait for that one
             with contextlib.suppress(concurrent.futures.CancelledError):
-                return pending.result()
+                pending.exception()
+                return pending
         with self._lock:
             exe = self._by_signature.get(sig)
-            if exe is None:
-                exe = run_in_place(self._job(sig))
-                self._by_signature[sig] = exe
-        return exe
+            if exe is not None:
+                return completed(exe)
+            handle = InPlaceRunner().submit(self._job(sig), name=f"{self.__qualname__}{sig}")
+            if handle.exception() is not None:
+                self._pending[sig] = handle
+        return handle
 
     def compile_async(self, *signature: object) -> CompileHandle[Executable]:
         """Start compiling for a signature in the background; returns a handle at once.
@@ -385,7 +571,8 @@ def _restoring(token: str) -> Any:
 def _restore(token: str, function: bytes | None, program: ProgramAST | None,
              options: JitOptions, cache: bool,
              compiled: tuple[tuple[t.Signature, ObjectCode], ...],
-             name: str, qualname: str, module: str) -> Any:
+             name: str, qualname: str, module: str, mode: int = ExecutionMode.WHOLE.value,
+             background: bool = False) -> Any:
     """Unpickle a jit function: its definition, and the executables compiled for it."""
     if function is None and program is None:
         raise pickle.UnpicklingError(f"cannot restore {module}.{qualname}: neither its "
@@ -398,13 +585,15 @@ def _restore(token: str, function: bytes | None, program: ProgramAST | None,
         del _pickling.restoring[token]
     if fn is not None:
         functools.update_wrapper(dispatcher, fn)
-        dispatcher._setup(fn, Definition(fn, options), program, inspect.signature(fn), cache)
+        dispatcher._setup(fn, Definition(fn, options), program, inspect.signature(fn), cache,
+                          background, ExecutionMode(mode))
     else:
         assert program is not None
         dispatcher.__name__, dispatcher.__qualname__, dispatcher.__module__ = \
             name, qualname, module
         dispatcher.__doc__ = None
-        dispatcher._setup(None, None, program, _parameters(program.entry_function), cache)
+        dispatcher._setup(None, None, program, _parameters(program.entry_function), cache,
+                          False, ExecutionMode(mode))
     for signature, code in compiled:
         dispatcher._adopt(signature, code)
     return dispatcher
@@ -431,6 +620,15 @@ def _parameters(entry: FunctionAST) -> inspect.Signature:
         for name in entry.params])
 
 
+def _run_native(exe: Executable, dtypes: tuple[np.dtype[Any], ...], batch: Batch) -> Any:
+    """Run a batch through its driver executable: ``exe(n, *outputs, *args)``."""
+    outs = tuple(np.empty(batch.n, d) for d in dtypes)
+    exe(batch.n, *outs, *batch.args)
+    if not outs:
+        return None
+    return outs[0] if len(outs) == 1 else outs
+
+
 def _call_python(ref: weakref.ref[Any], *args: Any, **kwargs: Any) -> Any:
     """The guard's way back into Python for arguments it does not recognise."""
     dispatcher = ref()
@@ -442,12 +640,13 @@ def _call_python(ref: weakref.ref[Any], *args: Any, **kwargs: Any) -> Any:
 def jit(fn: Callable[..., Any], /) -> Dispatcher: ...
 @overload
 def jit(*, boundscheck: bool = ..., fastmath: bool = ..., cache: bool | DiskCache = ...,
-        background: bool = ...) -> Callable[[Callable[..., Any]], Dispatcher]: ...
+        background: bool = ..., mode: ExecutionMode | str = ...
+        ) -> Callable[[Callable[..., Any]], Dispatcher]: ...
 
 
 def jit(fn: Callable[..., Any] | None = None, /, *, boundscheck: bool = False,
         fastmath: bool = False, cache: bool | DiskCache = True,
-        background: bool = False) -> Any:
+        background: bool = False, mode: ExecutionMode | str = ExecutionMode.WHOLE) -> Any:
     """Compile a numeric Python function: on first call per argument types, or ahead of time.
 
     ``boundscheck``: out-of-range indices raise IndexError (default: undefined, fast).
@@ -458,8 +657,13 @@ def jit(fn: Callable[..., Any] | None = None, /, *, boundscheck: bool = False,
     ``background``: tiered execution: a call with new argument types starts compiling
     in the background and runs the Python function; later calls use native code as soon
     as it is ready.
+    ``mode``: an ``fl.ExecutionMode`` or its name (``"auto"``, ``"whole"``,
+    ``"per_function"``, ``"python"``, ``"run"``, combined with ``|``): the granularity
+    calls run at, and with ``AUTO`` graceful fallback (a ``FallbackWarning`` and the
+    next granularity) instead of an error when compilation fails.  See docs/modes.md.
     """
     options = JitOptions(boundscheck=boundscheck, fastmath=fastmath)
+    parsed = ExecutionMode.parse(mode)
     if fn is None:
-        return lambda f: Dispatcher(f, options, cache, background)
-    return Dispatcher(fn, options, cache, background)
+        return lambda f: Dispatcher(f, options, cache, background, parsed)
+    return Dispatcher(fn, options, cache, background, parsed)

@@ -9,7 +9,8 @@ _lock = threading.Lock()
 _counters: Counter[str] = Counter(
     {"compiled": 0, "memory_hits": 0, "disk_hits": 0, "disk_writes": 0,
      "background_started": 0, "background_finished": 0, "background_failed": 0,
-     "background_cancelled": 0, "python_calls": 0})
+     "background_cancelled": 0, "python_calls": 0, "fallbacks_run": 0, "fallbacks_whole": 0,
+     "fallbacks_per_function": 0})
 
 
 def bump(name: str, by: int = 1) -> None:
@@ -28,7 +29,9 @@ def stats() -> dict[str, int]:
     ``background_started``, ``_finished``, ``_failed``, ``_cancelled``: background
     compilations (``compile_async``, tiered execution);
     ``python_calls``: calls answered by the Python function while native code was
-    not ready.
+    not ready;
+    ``fallbacks_run``, ``_whole``, ``_per_function``: fallbacks taken from each
+    granularity (execution modes with ``FALLBACK``; see docs/modes.md).
     """
     with _lock:
         return dict(_counters)

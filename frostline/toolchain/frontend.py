@@ -61,6 +61,15 @@ def _python_function(obj: object) -> Callable[..., object] | None:
     return None
 
 
+def callee_function(obj: object) -> tuple[Callable[..., object], JitOptions | None] | None:
+    """The Python function and jit options of a value a kernel would call as a kernel
+    (a plain function or an ``fl.jit`` dispatcher), or None (supported builtins too)."""
+    if _builtin_name(obj) is not None:
+        return None
+    fn = _python_function(obj)
+    return None if fn is None else (fn, getattr(obj, "options", None))
+
+
 class _FunctionReader:
     """Reads one function and resolves its free names."""
 
@@ -173,9 +182,9 @@ class _FunctionReader:
             return ModuleRef(value.__name__)
         if isinstance(value, (fltypes.ScalarType, fltypes.ArrayType)):
             return TypeRef(str(value))
-        fn = _python_function(value)
-        if fn is not None:
-            return _Callee(fn, getattr(value, "options", None))
+        callee = callee_function(value)
+        if callee is not None:
+            return _Callee(*callee)
         if isinstance(value, type) and issubclass(value, BaseException):
             register_exception(value)
             return ExceptionRef(value.__module__, value.__qualname__)

@@ -1,0 +1,143 @@
+"""The ``RUN`` granularity: ``f.run(*batched_args)``, a batch of calls in one native loop.
+
+Every array argument carries a leading batch axis: call ``k`` gets ``a[k]`` (a
+number for a 1-D array, a row view otherwise).  A scalar argument is given once
+and passed to every call.  The native loop is a *driver* kernel written in the
+kernel language and compiled like any other jit function, with the kernel as
+its callee (so both are typed, optimised and cached together)::
+
+    def run_step(n, out0, a, dt):
+        for i in range(n):
+            out0[i] = step(a[i], dt)
+
+Its source lives in ``linecache`` under a ``<frostline-run ...>`` file name, so
+errors in it point at real lines.
+"""
+
+from __future__ import annotations
+
+import linecache
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from frostline import types as t
+
+
+@attrs.frozen
+class Batch:
+    """The arguments of one ``f.run`` call: which are batched, and the batch length."""
+
+    function: str
+    params: tuple[str, ...]
+    args: tuple[Any, ...]
+    batched: tuple[bool, ...]
+    n: int
+
+    @classmethod
+    def of(cls, function: str, params: Sequence[str], args: Sequence[Any]) -> Batch:
+        """Check the arguments: arrays share one batch length; lists become arrays."""
+        converted, batched = [], []
+        n: int | None = None
+        first = ""
+        for name, value in zip(params, args, strict=True):
+            if isinstance(value, (list, tuple)):
+                value = np.asarray(value)
+            if isinstance(value, np.ndarray):
+                if value.ndim == 0:
+                    raise TypeError(f"{function}.run() argument '{name}' is a 0-dimensional "
+                                    "array: give a number, or an array with a batch axis")
+                if n is None:
+                    n, first = value.shape[0], name
+                elif value.shape[0] != n:
+                    raise ValueError(f"{function}.run() argument '{name}' has a batch of "
+                                     f"{value.shape[0]}, but '{first}' has {n}")
+            converted.append(value)
+            batched.append(isinstance(value, np.ndarray))
+        if n is None:
+            raise TypeError(f"{function}.run() needs at least one batched argument: an "
+                            "array whose first axis runs over the calls")
+        return cls(function, tuple(params), tuple(converted), tuple(batched), n)
+
+    def element(self, k: int) -> tuple[Any, ...]:
+        """The arguments of call ``k``."""
+        return tuple(a[k] if b else a for a, b in zip(self.args, self.batched, strict=True))
+
+    def element_types(self) -> tuple[t.Type, ...]:
+        """The frostline types of one call's arguments (without indexing an empty batch)."""
+        types = []
+        for name, value, batched in zip(self.params, self.args, self.batched, strict=True):
+            try:
+                if not batched:
+                    types.append(t.typeof(value))
+                elif self.n:
+                    types.append(t.typeof(value[0]))
+                else:
+                    row = np.empty((2, *value.shape[1:]), value.dtype)[0]
+                    types.append(t.typeof(row[()] if row.ndim == 0 else row))
+            except TypeError as exc:
+                raise TypeError(f"{self.function}.run() argument '{name}': {exc}") from None
+        return tuple(types)
+
+
+def result_types(result: t.Type, function: str) -> tuple[t.ScalarType, ...]:
+    """The per-call results a driver stores: none, one number, or a tuple of numbers."""
+    if isinstance(result, t.NoneType):
+        return ()
+    if isinstance(result, t.ScalarType):
+        return (result,)
+    if isinstance(result, t.TupleType) and all(isinstance(i, t.ScalarType)
+                                               for i in result.items):
+        return tuple(result.items)  # type: ignore[arg-type]
+    raise TypeError(f"{function}.run() stores numbers or tuples of numbers per call; "
+                    f"{function} returns {result}")
+
+
+def driver_source(name: str, params: Sequence[str], batched: Sequence[bool],
+                  nresults: int) -> str:
+    """The kernel-language source of the loop that runs ``name`` over a batch."""
+    outs = [f"out{k}" for k in range(nresults)]
+    args = [f"a{k}" for k in range(len(params))]
+    call = f"kernel({', '.join(f'{a}[i]' if b else a for a, b in zip(args, batched, strict=True))})"
+    lines = [f"def run_{name}({', '.join(['n', *outs, *args])}):",
+             "    for i in range(n):"]
+    if nresults == 0:
+        lines.append(f"        {call}")
+    elif nresults == 1:
+        lines.append(f"        out0[i] = {call}")
+    else:
+        results = [f"r{k}" for k in range(nresults)]
+        lines.append(f"        {', '.join(results)} = {call}")
+        lines += [f"        {o}[i] = {r}" for o, r in zip(outs, results, strict=True)]
+    return "\n".join(lines) + "\n"
+
+
+def make_driver(kernel: Callable[..., Any], name: str, module: str, params: Sequence[str],
+                batched: Sequence[bool], nresults: int) -> Callable[..., Any]:
+    """The driver as a Python function whose global ``kernel`` is the jit function."""
+    source = driver_source(name, params, batched, nresults)
+    pattern = "".join("b" if b else "s" for b in batched)
+    filename = f"<frostline-run {module}.{name} {pattern}{nresults}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict[str, Any] = {"kernel": kernel, "__name__": module}
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - generated above
+    driver: Callable[..., Any] = namespace[f"run_{name}"]
+    return driver
+
+
+def assemble(results: list[Any], dtypes: tuple[np.dtype[Any], ...] | None) -> Any:
+    """Results of a Python loop of calls, shaped as the native loop returns them."""
+    if dtypes is not None:
+        if not dtypes:
+            return None
+        if len(dtypes) == 1:
+            return np.asarray(results, dtype=dtypes[0]) if results else np.empty(0, dtypes[0])
+        columns = list(zip(*results, strict=True)) if results else [()] * len(dtypes)
+        return tuple(np.asarray(c, dtype=d) for c, d in zip(columns, dtypes, strict=True))
+    if all(r is None for r in results):
+        return None if results else np.empty(0)
+    if isinstance(results[0], tuple):
+        return tuple(np.asarray(c) for c in zip(*results, strict=True))
+    return np.asarray(results)
