@@ -12,11 +12,12 @@ from pathlib import Path
 from . import backends as backends_mod
 from .harness import log
 from .kernels import KERNELS, select
+from .modes import batch_suite, tiered_suite
 from .report import has_errors, machine_info, render
 from .startup import startup_suite
 from .suites import Config, Results, c_builder, compile_suite, overhead_suite, runtime_suite
 
-SECTIONS = ("runtime", "compile", "overhead", "startup")
+SECTIONS = ("runtime", "compile", "overhead", "startup", "batch", "tiered")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -80,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         results.overhead = overhead_suite(backends, cfg)
     if "startup" in sections:
         results.startup = startup_suite(backends, cfg)
+    if "batch" in sections:
+        results.batch = batch_suite(backends, cfg)
+    if "tiered" in sections:
+        results.tiered = tiered_suite(backends, cfg)
 
     command = "python -m benchmarks" + "".join(
         " " + shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)

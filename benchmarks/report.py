@@ -18,6 +18,14 @@ from .backends import Backend
 from .c_kernels import BASE_FLAGS, gcc_version
 from .harness import Outcome, geomean
 from .kernels import KERNELS
+from .modes import (
+    BATCH_N,
+    IN_PLACE,
+    TIERED_LABELS,
+    TIERED_SIGNATURE,
+    BatchRow,
+    TieredResult,
+)
 from .startup import (
     BARE,
     FROSTLINE_ARRAY,
@@ -37,6 +45,8 @@ CALL_OVERHEAD_MAX = 2.0
 STARTUP_BEYOND_BARE_MAX = 0.25
 """frostline/numba warm start beyond the bare interpreter (strictly less than)."""
 UNPICKLE_CALL_SOFT_MAX = 5e-3
+BATCH_LOOP_MAX = 0.1
+"""``f.run`` over a batch / a Python loop of the same dispatcher calls, worst kernel."""
 
 
 def cpu_model() -> str:
@@ -98,6 +108,13 @@ def fmt_time(seconds: float) -> str:
 def fmt_ratio(value: float | None) -> str:
     """Format a ratio as ``1.23×`` (``—`` if missing)."""
     return "—" if value is None else f"{value:.2f}×"
+
+
+def fmt_small_ratio(value: float | None) -> str:
+    """Like ``fmt_ratio``, with two significant digits below 0.1 (``0.0012×``)."""
+    if value is None or value >= 0.1:
+        return fmt_ratio(value)
+    return f"{value:.2g}×"
 
 
 def _escape(text: str) -> str:
@@ -268,6 +285,28 @@ def startup_targets(rows: list[StartupRow]) -> list[Target]:
             )
         )
     return targets
+
+
+def batch_targets(rows: list[BatchRow]) -> list[Target]:
+    """``f.run`` against a Python loop of dispatcher calls: worst kernel."""
+    if not rows:
+        return []
+    ratios = {r.case.name: ratio(r.cells.get("run"), r.cells.get("loop")) for r in rows}
+    have = {k: v for k, v in ratios.items() if v is not None}
+    failed = [r.case.name for r in rows if r.cells["run"].error]
+    worst = max(have.items(), key=lambda kv: kv[1]) if have else None
+    return [
+        Target(
+            f"`f.run` over {BATCH_N:,} calls / Python loop of `f(...)`, worst kernel",
+            f"≤ {BATCH_LOOP_MAX:.2f}×",
+            f"{fmt_small_ratio(worst[1])} ({worst[0]})" if worst else "—",
+            _status(
+                worst[1] if worst else None,
+                BATCH_LOOP_MAX,
+                f"f.run failed on {', '.join(failed)}" if failed else None,
+            ),
+        )
+    ]
 
 
 def _numpy_suffix(row: RuntimeRow) -> str:
@@ -461,6 +500,104 @@ def startup_section(rows: list[StartupRow], runs: int) -> list[str]:
     return out
 
 
+def batch_section(rows: list[BatchRow]) -> list[str]:
+    """``f.run`` against Python loops of single calls and numba's driver loop."""
+    out = [
+        "## RUN: a batch of calls in one native loop",
+        "",
+        f"Time of {BATCH_N:,} calls of a small kernel: `f.run(*batched_args)` with "
+        '`@fl.jit(mode="run")` (arrays carry the batch axis, scalars are given once; '
+        "compiled before timing) against a Python list comprehension of single calls "
+        "through the same compiled dispatcher `f` and through the `Executable` "
+        "`exe = f.compile(sig)`, and numba's closest equivalent: the same driver loop "
+        "`f.run` compiles, under `numba.njit`, calling the kernel under `numba.njit` "
+        "(output arrays allocated per batch, as `f.run` does). Best of interleaved "
+        "samples; **< 1 means `f.run` is faster.**",
+        "",
+    ]
+    body = []
+    for r in rows:
+        c = r.cells
+        per_call = (
+            f"{c['run'].seconds / BATCH_N * 1e9:.1f} ns"
+            if c["run"].ok and c["run"].seconds is not None
+            else "—"
+        )
+        body.append(
+            [
+                r.case.name,
+                f"`{_escape(r.case.call)}`",
+                f"**{fmt_small_ratio(ratio(c['run'], c['loop']))}**",
+                fmt_small_ratio(ratio(c["run"], c["exe_loop"])),
+                fmt_small_ratio(ratio(c["run"], c["numba"])),
+                cell(c["run"]),
+                per_call,
+                cell(c["loop"]),
+                cell(c["exe_loop"]),
+                cell(c["numba"]),
+            ]
+        )
+    out += table(
+        [
+            "Kernel",
+            "One call in the loop",
+            "run/loop of `f`",
+            "run/loop of `exe`",
+            "run/numba driver",
+            "`f.run`",
+            "per call",
+            "loop of `f`",
+            "loop of `exe`",
+            "numba driver",
+        ],
+        body,
+    )
+    return out
+
+
+def tiered_section(result: TieredResult) -> list[str]:
+    """Latency from ``compile_async`` to native code, next to compiling in place."""
+    runs = len(result.samples.get(IN_PLACE, []))
+    out = [
+        "## Tiered compilation",
+        "",
+        "`@fl.jit(background=True, cache=False)` on a fresh kernel each time (its source "
+        f"holds a unique constant), signature `{TIERED_SIGNATURE}`, {runs} repetitions "
+        "after one untimed one. The handle and native-call latencies count from "
+        "`f.compile_async(sig)` returning: *handle done* is when its success callback "
+        "ran; *first native call* is the end of the first call of `f(x, 2.0)` (x: 8 "
+        "floats) that left `fl.stats()['python_calls']` unchanged, the caller calling "
+        "`f` back to back from the moment `compile_async` returned.",
+        "",
+    ]
+    if result.error is not None:
+        return out + [f"**ERROR: {_escape(result.error)}**"]
+    base = result.summary(IN_PLACE, statistics.median)
+    body = []
+    for key, label in TIERED_LABELS.items():
+        median = result.summary(key, statistics.median)
+        body.append(
+            [
+                label,
+                cell(result.summary(key, min)),
+                cell(median),
+                cell(result.summary(key, max)),
+                f"**{fmt_small_ratio(ratio(median, base))}**",
+            ]
+        )
+    out += table(["Measurement", "min", "median", "max", "median / in place"], body)
+    calls = result.python_calls
+    if calls:
+        out += [
+            "",
+            f"Calls answered by the Python function before the first native call: median "
+            f"{statistics.median(calls):.0f} (min {min(calls)}, max {max(calls)}).",
+        ]
+    if result.notes:
+        out += [""] + [f"- **Warning:** {_escape(n)}" for n in result.notes]
+    return out
+
+
 def render(
     results: Results,
     backends: dict[str, Backend],
@@ -484,6 +621,7 @@ def render(
         + compile_targets(results.compile)
         + overhead_targets(results.overhead)
         + startup_targets(results.startup)
+        + batch_targets(results.batch)
     )
     if targets:
         lines += ["## Targets", ""]
@@ -500,6 +638,10 @@ def render(
         lines += overhead_section(results.overhead) + [""]
     if results.startup:
         lines += startup_section(results.startup, cfg.startup_runs) + [""]
+    if results.batch:
+        lines += batch_section(results.batch) + [""]
+    if results.tiered is not None:
+        lines += tiered_section(results.tiered) + [""]
 
     lines += ["## Notes", ""]
     notes = list(results.notes)
@@ -576,6 +718,10 @@ def _errors(results: Results) -> list[tuple[str, str]]:
         (f"overhead / {o.label}", o.outcome.error) for o in results.overhead if o.outcome.error
     ]
     found += [(f"start-up / {r.label}", r.error) for r in results.startup if r.error]
+    for b in results.batch:
+        found += [(f"batch / {b.case.name} / {impl}", o.error) for impl, o in b.cells.items()]
+    if results.tiered is not None:
+        found.append(("tiered", results.tiered.error))
     return [(w, m) for w, m in found if m]
 
 

@@ -34,6 +34,7 @@ from .harness import (
 from .kernels import WARMUP_SIGNATURE, Args, Kernel, Scale, add3, first_sum, warmup
 
 if TYPE_CHECKING:
+    from .modes import BatchRow, TieredResult
     from .startup import StartupRow
 
 IMPLS = ("frostline", "numba", "numpy", "c")
@@ -118,6 +119,8 @@ class Results:
     compile: list[CompileRow] = field(default_factory=list)
     overhead: list[OverheadRow] = field(default_factory=list)
     startup: list[StartupRow] = field(default_factory=list)
+    batch: list[BatchRow] = field(default_factory=list)
+    tiered: TieredResult | None = None
     notes: list[str] = field(default_factory=list)
 
 

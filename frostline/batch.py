@@ -20,21 +20,27 @@ import linecache
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import attrs
 import numpy as np
 
 from frostline import types as t
 
 
-@attrs.frozen
 class Batch:
-    """The arguments of one ``f.run`` call: which are batched, and the batch length."""
+    """The arguments of one ``f.run`` call: which are batched, and the batch length.
 
-    function: str
-    params: tuple[str, ...]
-    args: tuple[Any, ...]
-    batched: tuple[bool, ...]
-    n: int
+    A plain class with slots, not attrs: ``f.run`` makes one per call, and its
+    fixed cost is what a small batch pays.
+    """
+
+    __slots__ = ("function", "params", "args", "batched", "n")
+
+    def __init__(self, function: str, params: tuple[str, ...], args: tuple[Any, ...],
+                 batched: tuple[bool, ...], n: int):
+        self.function = function
+        self.params = params
+        self.args = args
+        self.batched = batched
+        self.n = n
 
     @classmethod
     def of(cls, function: str, params: Sequence[str], args: Sequence[Any]) -> Batch:
@@ -45,7 +51,8 @@ class Batch:
         for name, value in zip(params, args, strict=True):
             if isinstance(value, (list, tuple)):
                 value = np.asarray(value)
-            if isinstance(value, np.ndarray):
+            array = isinstance(value, np.ndarray)
+            if array:
                 if value.ndim == 0:
                     raise TypeError(f"{function}.run() argument '{name}' is a 0-dimensional "
                                     "array: give a number, or an array with a batch axis")
@@ -55,7 +62,7 @@ class Batch:
                     raise ValueError(f"{function}.run() argument '{name}' has a batch of "
                                      f"{value.shape[0]}, but '{first}' has {n}")
             converted.append(value)
-            batched.append(isinstance(value, np.ndarray))
+            batched.append(array)
         if n is None:
             raise TypeError(f"{function}.run() needs at least one batched argument: an "
                             "array whose first axis runs over the calls")

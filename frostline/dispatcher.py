@@ -150,6 +150,7 @@ class _DispatcherMethods:
         self._lock = threading.RLock()
         self._params = params
         self._nparams = len(params.parameters)
+        self._param_names = tuple(params.parameters)
         self._fast_owner: tuple[object, ...] = (None, None, None)  # see _use
 
     @property
@@ -223,12 +224,14 @@ class _DispatcherMethods:
         for a function returning a tuple, None for one returning None).  Without
         ``RUN`` in the mode, or after a fallback, the calls run one by one.
         """
-        try:
-            bound = self._params.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise TypeError(f"{self.__name__}.run() {exc}") from None
-        bound.apply_defaults()
-        batch = Batch.of(self.__name__, tuple(self._params.parameters), bound.args)
+        if kwargs or len(args) != self._nparams:
+            try:
+                bound = self._params.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"{self.__name__}.run() {exc}") from None
+            bound.apply_defaults()
+            args = bound.args
+        batch = Batch.of(self.__name__, self._param_names, args)
         key = (batch.batched, _call_key(batch.args))
         plan = self._runs.get(key)
         if plan is None:
@@ -288,8 +291,8 @@ class _DispatcherMethods:
         with self._lock:
             driver = self._drivers.get((batched, nresults))
             if driver is None:
-                fn = make_driver(self, self.__name__, self.__module__,
-                                 tuple(self._params.parameters), batched, nresults)
+                fn = make_driver(self, self.__name__, self.__module__, self._param_names,
+                                 batched, nresults)
                 driver = Dispatcher(fn, self.options, self.cache, self.background,
                                     ExecutionMode.WHOLE)
                 self._drivers[(batched, nresults)] = driver
