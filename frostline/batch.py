@@ -50,7 +50,10 @@ class Batch:
         first = ""
         for name, value in zip(params, args, strict=True):
             if isinstance(value, (list, tuple)):
-                value = np.asarray(value)
+                try:
+                    value = np.asarray(value)
+                except ValueError as exc:  # ragged
+                    raise ValueError(f"{function}.run() argument '{name}': {exc}") from None
             array = isinstance(value, np.ndarray)
             if array:
                 if value.ndim == 0:

@@ -278,13 +278,23 @@ class _DispatcherMethods:
     def _run_calls(self, batch: Batch) -> Any:
         """A batch as single calls from Python, each following the mode's rules."""
         results = [self(*batch.element(k)) for k in range(batch.n)]
-        dtypes = None
+        return assemble(results, self._result_dtypes(batch))
+
+    def _result_dtypes(self, batch: Batch) -> tuple[np.dtype[Any], ...] | None:
+        """The dtypes of the calls' results when they have an executable.  An empty batch
+        under WHOLE compiles it, as its first call would: the same empty arrays (or None)
+        as the native loop returns, not a guess."""
         with contextlib.suppress(TypeError):
-            exe = self._by_signature.get(t.Signature(batch.element_types()))
+            sig = t.Signature(batch.element_types())
+            exe = self._by_signature.get(sig)
+            if exe is None and not batch.n and self._single_steps[0] is ExecutionMode.WHOLE:
+                handle = self._handle(sig)
+                if handle is not None and handle.exception() is None:
+                    exe = handle.result()
             if exe is not None:
-                dtypes = tuple(r.numpy_dtype for r in result_types(exe.abi.return_type,
-                                                                   self.__name__))
-        return assemble(results, dtypes)
+                return tuple(r.numpy_dtype for r in result_types(exe.abi.return_type,
+                                                                 self.__name__))
+        return None
 
     def _driver(self, batched: tuple[bool, ...], nresults: int) -> Any:
         """The jit function looping over a batch (see ``frostline.batch``)."""

@@ -120,6 +120,10 @@ class FallbackWarning(RuntimeWarning):
                          f"{next.label}: the {granularity.label} compilation failed at "
                          f"stage '{stage}': {text}")
 
+    def __reduce__(self) -> tuple[type[FallbackWarning], tuple[object, ...]]:
+        # BaseException's own reduce would call __init__ with the message alone
+        return type(self), (self.function, self.granularity, self.stage, self.reason, self.next)
+
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 

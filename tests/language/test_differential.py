@@ -8,112 +8,14 @@ taken from) must agree; if CPython raises, frostline must raise the same
 exception type.
 """
 
-import math
-import warnings
 from typing import Any
 
 import numpy as np
 import pytest
-from corpus.kernels import CASES, NOTSET, Case
+from corpus.checks import check_arrays, check_outcome, reference, run_compiled
+from corpus.kernels import CASES, Case
 
 import frostline as fl
-from frostline.backends import python as python_backend
-from frostline.stages import Definition
-
-_ALLOWED_PY_ERRORS = (ZeroDivisionError, ValueError, AssertionError, IndexError, OverflowError,
-                      UnboundLocalError)
-
-
-# ---------------------------------------------------------------------------
-# helpers
-# ---------------------------------------------------------------------------
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool | np.bool_):
-        return "bool"
-    if isinstance(value, int | np.integer):
-        return "int"
-    if isinstance(value, float | np.floating):
-        return "float"
-    if isinstance(value, tuple):
-        return "tuple"
-    return type(value).__name__
-
-
-def assert_same_value(expected: Any, got: Any, *, rtol: float = 0.0, loose_kind: bool = False,
-                      where: str = "result") -> None:
-    ek, gk = _kind(expected), _kind(got)
-    if ek == "tuple":
-        assert gk == "tuple", f"{where}: expected a tuple {expected!r}, got {got!r}"
-        assert len(got) == len(expected), f"{where}: expected {expected!r}, got {got!r}"
-        for k, (e, g) in enumerate(zip(expected, got, strict=True)):
-            assert_same_value(e, g, rtol=rtol, loose_kind=loose_kind, where=f"{where}[{k}]")
-        return
-    if ek == "none":
-        assert got is None, f"{where}: expected None, got {got!r}"
-        return
-    if loose_kind and ek in ("int", "float") and gk in ("int", "float"):
-        pass
-    else:
-        assert gk == ek, f"{where}: expected {ek} {expected!r}, got {gk} {got!r}"
-    if ek == "float" or gk == "float":
-        e, g = float(expected), float(got)
-        if math.isnan(e):
-            assert math.isnan(g), f"{where}: expected nan, got {got!r}"
-        elif rtol and math.isfinite(e):
-            assert math.isclose(g, e, rel_tol=rtol, abs_tol=0.0), \
-                f"{where}: expected {expected!r}, got {got!r} (rtol={rtol})"
-        else:
-            assert g == e, f"{where}: expected {expected!r}, got {got!r}"
-    else:
-        assert int(got) == int(expected), f"{where}: expected {expected!r}, got {got!r}"
-
-
-def assert_same_array(expected: np.ndarray, got: np.ndarray, rtol: float, where: str) -> None:
-    assert got.shape == expected.shape and got.dtype == expected.dtype, where
-    if np.issubdtype(expected.dtype, np.inexact):
-        if rtol:
-            same = np.allclose(got, expected, rtol=rtol, atol=0.0, equal_nan=True)
-        else:
-            same = np.array_equal(got, expected, equal_nan=True)
-    else:
-        same = np.array_equal(got, expected)
-    if not same:
-        diff = np.argwhere(~((got == expected) | (np.isnan(got) & np.isnan(expected))
-                             if np.issubdtype(expected.dtype, np.inexact) else got == expected))
-        raise AssertionError(f"{where} differs at {diff[:5].tolist()}:\n"
-                             f"expected {expected!r}\ngot      {got!r}")
-
-
-def _arrays_of(args: tuple) -> list[tuple[str, np.ndarray]]:
-    """Every array argument, plus the array it is a view of (writes must stay in bounds)."""
-    out = []
-    for k, a in enumerate(args):
-        if isinstance(a, np.ndarray):
-            out.append((f"arg{k}", a))
-            if isinstance(a.base, np.ndarray):
-                out.append((f"arg{k}.base", a.base))
-    return out
-
-
-def run_python(fn: Any, args: tuple) -> tuple[Any, BaseException | None]:
-    try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            return python_backend.run(Definition(fn), *args), None
-    except Exception as exc:  # noqa: BLE001 - any exception is an outcome
-        return None, exc
-
-
-def run_compiled(fn: Any, args: tuple) -> tuple[Any, BaseException | None]:
-    try:
-        return fn(*args), None
-    except Exception as exc:  # noqa: BLE001
-        return None, exc
-
 
 _DISPATCHERS: dict[tuple, Any] = {}
 
@@ -134,45 +36,13 @@ def compiled_callable(case: Case, mode: str, args: tuple) -> Any:
 
 
 def check_case(case: Case, mode: str) -> None:
-    py_args = case.args_factory()
-    py_result, py_exc = run_python(case.fn, py_args)
-
-    # sanity of the corpus itself: CPython raises exactly what the case declares
-    if case.raises is None:
-        assert py_exc is None, f"corpus bug: CPython raised {py_exc!r}"
-    else:
-        assert type(py_exc) is case.raises, \
-            f"corpus bug: CPython should raise {case.raises.__name__}, got {py_exc!r}"
-        assert isinstance(py_exc, _ALLOWED_PY_ERRORS)
-
+    ref = reference(case)
     fl_args = case.args_factory()
     fn = compiled_callable(case, mode, fl_args)
     got, got_exc = run_compiled(fn, fl_args)
-
-    if case.expected_raises is not None:
-        expect_exc_type = case.expected_raises  # documented deliberate difference
-    elif case.expected is not NOTSET:
-        expect_exc_type = None  # documented deliberate difference: a value
-    else:
-        expect_exc_type = type(py_exc) if py_exc is not None else None
-    if expect_exc_type is not None:
-        assert got_exc is not None, \
-            f"expected {expect_exc_type.__name__}, frostline returned {got!r}"
-        assert type(got_exc) is expect_exc_type, \
-            f"expected {expect_exc_type.__name__}, frostline raised {got_exc!r}"
-        if case.check_message and py_exc is not None and case.expected_raises is None:
-            assert str(got_exc) == str(py_exc), \
-                f"message: expected {str(py_exc)!r}, got {str(got_exc)!r}"
-    else:
-        if got_exc is not None:
-            raise AssertionError(
-                f"frostline raised {type(got_exc).__name__}: {got_exc}") from got_exc
-        expected = py_result if case.expected is NOTSET else case.expected
-        assert_same_value(expected, got, rtol=case.rtol, loose_kind=case.loose_kind)
-
+    check_outcome(case, ref, got, got_exc)
     # array arguments: final contents (also after an exception: side effects up to the raise)
-    for (name, want), (_, have) in zip(_arrays_of(py_args), _arrays_of(fl_args), strict=True):
-        assert_same_array(want, have, case.rtol, f"{name} after the call")
+    check_arrays(ref, fl_args, case.rtol)
 
 
 def _params() -> list[Any]:
