@@ -15,6 +15,7 @@ import numpy as np
 
 from . import BLAS_THREAD_VARS
 from .backends import Backend
+from .bound import STEP_SIZE, BoundRow
 from .c_kernels import BASE_FLAGS, gcc_version
 from .harness import Outcome, geomean
 from .kernels import KERNELS
@@ -45,6 +46,8 @@ CALL_OVERHEAD_MAX = 2.0
 STARTUP_BEYOND_BARE_MAX = 0.25
 """frostline/numba warm start beyond the bare interpreter (strictly less than)."""
 UNPICKLE_CALL_SOFT_MAX = 5e-3
+BOUND_PLAIN_MAX = 1.0
+"""A bound call / the plain ``Executable`` call with the same arguments (strictly less than)."""
 BATCH_LOOP_MAX = 0.1
 """``f.run`` over a batch / a Python loop of the same dispatcher calls, worst kernel."""
 
@@ -309,6 +312,29 @@ def batch_targets(rows: list[BatchRow]) -> list[Target]:
     ]
 
 
+def bound_targets(rows: list[BoundRow]) -> list[Target]:
+    """A bound call against the plain call of the same executable, per case."""
+    targets = []
+    for r in rows:
+        value = ratio(r.cells.get("bound"), r.cells.get("plain"))
+        failed = r.cells["bound"].error or r.cells["plain"].error
+        targets.append(
+            Target(
+                f"Bound call `bound()` / `{r.case.plain_call}`, {r.case.label}",
+                f"< {BOUND_PLAIN_MAX:.2f}×",
+                fmt_ratio(value),
+                "FAIL (see Errors)"
+                if failed
+                else "N/A"
+                if value is None
+                else "PASS"
+                if value < BOUND_PLAIN_MAX
+                else "FAIL",
+            )
+        )
+    return targets
+
+
 def _numpy_suffix(row: RuntimeRow) -> str:
     label = row.kernel.numpy_label
     return " (BLAS)" if "BLAS" in label else ""
@@ -555,6 +581,50 @@ def batch_section(rows: list[BatchRow]) -> list[str]:
     return out
 
 
+def bound_section(rows: list[BoundRow]) -> list[str]:
+    """Bound calls against plain ``Executable`` calls."""
+    out = [
+        "## Bound calls",
+        "",
+        "Nanoseconds per call from `timeit` with the names bound to locals: the plain "
+        "`Executable` call, the bound call `bound = exe.bind(*args)` then `bound()` (the "
+        "arguments converted once), and `exe.bind(*args, context='step')()` (the context "
+        f"hands back the same bound call, then it is called). The arrays hold {STEP_SIZE} "
+        "float64 each. Interleaved samples, best of the repeats; every number includes "
+        "`timeit`'s loop (the last column). **< 1 means the bound call is faster.**",
+        "",
+    ]
+    body = []
+    for r in rows:
+        c = r.cells
+        body.append(
+            [
+                r.case.label,
+                f"`{r.case.plain_call}`",
+                cell(c["plain"]),
+                cell(c["bound"]),
+                f"**{fmt_ratio(ratio(c['bound'], c['plain']))}**",
+                cell(c["rebind"]),
+                fmt_ratio(ratio(c["rebind"], c["plain"])),
+                cell(c["empty"]),
+            ]
+        )
+    out += table(
+        [
+            "Kernel",
+            "Plain call",
+            "plain",
+            "`bound()`",
+            "bound/plain",
+            "bind with context + call",
+            "rebind/plain",
+            "empty loop",
+        ],
+        body,
+    )
+    return out
+
+
 def tiered_section(result: TieredResult) -> list[str]:
     """Latency from ``compile_async`` to native code, next to compiling in place."""
     runs = len(result.samples.get(IN_PLACE, []))
@@ -622,6 +692,7 @@ def render(
         + overhead_targets(results.overhead)
         + startup_targets(results.startup)
         + batch_targets(results.batch)
+        + bound_targets(results.bound)
     )
     if targets:
         lines += ["## Targets", ""]
@@ -642,6 +713,8 @@ def render(
         lines += batch_section(results.batch) + [""]
     if results.tiered is not None:
         lines += tiered_section(results.tiered) + [""]
+    if results.bound:
+        lines += bound_section(results.bound) + [""]
 
     lines += ["## Notes", ""]
     notes = list(results.notes)
@@ -722,6 +795,8 @@ def _errors(results: Results) -> list[tuple[str, str]]:
         found += [(f"batch / {b.case.name} / {impl}", o.error) for impl, o in b.cells.items()]
     if results.tiered is not None:
         found.append(("tiered", results.tiered.error))
+    for r in results.bound:
+        found += [(f"bound / {r.case.key} / {impl}", o.error) for impl, o in r.cells.items()]
     return [(w, m) for w, m in found if m]
 
 

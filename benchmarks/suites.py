@@ -34,6 +34,7 @@ from .harness import (
 from .kernels import WARMUP_SIGNATURE, Args, Kernel, Scale, add3, first_sum, warmup
 
 if TYPE_CHECKING:
+    from .bound import BoundRow
     from .modes import BatchRow, TieredResult
     from .startup import StartupRow
 
@@ -121,6 +122,7 @@ class Results:
     startup: list[StartupRow] = field(default_factory=list)
     batch: list[BatchRow] = field(default_factory=list)
     tiered: TieredResult | None = None
+    bound: list[BoundRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 

@@ -18,6 +18,7 @@ from frostline.dispatcher import Dispatcher, jit  # noqa: E402
 from frostline.errors import CompileError, IncompatibleTargetError  # noqa: E402
 from frostline.modes import ExecutionMode, FallbackWarning  # noqa: E402
 from frostline.stages import Executable  # noqa: E402
+from frostline.stages.executable import BoundCall  # noqa: E402
 from frostline.stats import stats  # noqa: E402
 from frostline.toolchain.cache import CacheWarning, DiskCache  # noqa: E402
 from frostline.types import (  # noqa: E402
@@ -39,8 +40,9 @@ from frostline.types import (  # noqa: E402
 )
 
 __all__ = [
-    "ArrayType", "CacheWarning", "CompileError", "DiskCache", "Dispatcher", "Executable",
-    "ExecutionMode", "FallbackWarning", "IncompatibleTargetError", "ScalarType", "Signature",
+    "ArrayType", "BoundCall", "CacheWarning", "CompileError", "DiskCache", "Dispatcher",
+    "Executable", "ExecutionMode", "FallbackWarning", "IncompatibleTargetError", "ScalarType",
+    "Signature",
     "bool_", "float32", "float64", "int8", "int16", "int32", "int64", "jit", "stats",
     "typeof", "uint8", "uint16", "uint32", "uint64",
 ]

@@ -193,14 +193,19 @@ class _DispatcherMethods:
                           self.__name__, self.__qualname__, self.__module__, self.mode.value,
                           self.background)
 
+    def _arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any],
+                   method: str = "") -> tuple[Any, ...]:
+        """Positional arguments with keywords and defaults filled in, as Python binds them."""
+        try:
+            bound = self._params.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{self.__name__}{method}() {exc}") from None
+        bound.apply_defaults()
+        return bound.args
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs or len(args) != self._nparams:
-            try:
-                bound = self._params.bind(*args, **kwargs)
-            except TypeError as exc:
-                raise TypeError(f"{self.__name__}() {exc}") from None
-            bound.apply_defaults()
-            args = bound.args
+            args = self._arguments(args, kwargs)
         key = _call_key(args)
         target = self._by_key.get(key)
         if target is None:
@@ -225,12 +230,7 @@ class _DispatcherMethods:
         ``RUN`` in the mode, or after a fallback, the calls run one by one.
         """
         if kwargs or len(args) != self._nparams:
-            try:
-                bound = self._params.bind(*args, **kwargs)
-            except TypeError as exc:
-                raise TypeError(f"{self.__name__}.run() {exc}") from None
-            bound.apply_defaults()
-            args = bound.args
+            args = self._arguments(args, kwargs, ".run")
         batch = Batch.of(self.__name__, self._param_names, args)
         key = (batch.batched, _call_key(batch.args))
         plan = self._runs.get(key)
@@ -241,6 +241,24 @@ class _DispatcherMethods:
             with self._lock:
                 self._runs[key] = plan
         return plan(batch)
+
+    def bind(self, *args: Any, context: Any = None, **kwargs: Any) -> Callable[[], Any]:
+        """A callable taking no arguments that calls this function with ``args``.
+
+        When the arguments' types run compiled it is the executable's bound call
+        (``Executable.bind``: arguments converted once, the same one again for the
+        same ``context`` key and arguments); compiling waits, even with
+        ``background=True``.  When the mode runs them as Python (or per function),
+        it is a plain partial application: there is nothing to convert.
+        """
+        if kwargs or len(args) != self._nparams:
+            args = self._arguments(args, kwargs, ".bind")
+        target = self._by_key.get(_call_key(args)) or self._target_for(args)
+        if target is None:  # tiered and not ready: a bound call is native, so wait
+            target = self.compile(t.Signature(self._argument_types(args)))
+        if type(target) is Executable:
+            return target.bind(*args, context=context)  # type: ignore[no-any-return]
+        return functools.partial(target, *args)
 
     def _plan_run(self, batch: Batch) -> Callable[[Batch], Any] | None:
         """How to run this kind of batch: the native loop, or a Python loop of calls."""

@@ -121,6 +121,15 @@ def test_numpy_scalars_and_bools_are_accepted():
         exe(1, 1.0, 2.0)
 
 
+def test_a_python_bool_passes_beside_an_argument_that_needs_converting():
+    def both(flag, n):
+        return flag, n
+
+    exe = fl.jit(both).compile("bool, uint64")
+    assert exe(True, np.uint64(2**64 - 1)) == (True, 2**64 - 1)  # the NumPy integer converted
+    assert exe(np.bool_(False), np.uint64(5)) == (False, 5)
+
+
 def test_dispatcher_keywords_and_defaults():
     def scaled(x, k=2.0):
         return x * k

@@ -21,12 +21,13 @@ from frostline.stages.ast import (
 )
 from frostline.stages.closure import Closure
 from frostline.stages.definition import Definition, JitOptions
-from frostline.stages.executable import EntryABI, Executable, ObjectCode
+from frostline.stages.executable import BoundCall, EntryABI, Executable, ObjectCode
 from frostline.stages.program import CompilableProgram, OptimizedProgram, TargetSpec
 from frostline.stages.typed import TypedFunction, TypedProgram
 
 __all__ = [
-    "ArrayConstant", "BuiltinRef", "Closure", "CompilableProgram", "Constant", "Definition",
+    "ArrayConstant", "BoundCall", "BuiltinRef", "Closure", "CompilableProgram", "Constant",
+    "Definition",
     "EntryABI", "ExceptionRef", "Executable", "FunctionAST", "FunctionRef", "GlobalValue",
     "JitOptions", "ModuleRef", "ObjectCode", "OptimizedProgram", "ProgramAST", "TargetSpec",
     "TypeRef", "TypedFunction", "TypedProgram",

@@ -1,15 +1,17 @@
-"""ObjectCode and Executable: machine code with its calling ABI, and the loaded callable."""
+"""ObjectCode and Executable: machine code with its calling ABI, and the loaded callable;
+BoundCall: an Executable with its arguments converted once."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Hashable
 
 import attrs
 
 from frostline._vectorcall import callable_class, set_entry
 from frostline.fingerprint import digest
-from frostline.types import Type
+from frostline.types import ArrayType, Type
 
 
 @attrs.frozen
@@ -40,6 +42,12 @@ class EntryABI:
     def vectorcall_symbol(self) -> str:
         """The vectorcall trampoline in front of the FASTCALL entry ``symbol``."""
         return f"{self.symbol}.vectorcall"
+
+    @property
+    def bound_symbol(self) -> str:
+        """The vectorcall function of a BoundCall: the kernel on packed arguments
+        (``backends/llvm/bound.py``)."""
+        return f"{self.symbol}.bound"
 
     @property
     def guard_symbol(self) -> str:
@@ -92,20 +100,64 @@ class ObjectCode:
                                 f"{self.target_triple} ({self.target_cpu})"
 
 
+#: ``binder(executable, args, kwargs)``: the BoundCall of ``executable`` for ``args``
+#: (``backends/llvm/bound.py``), raising what ``executable(*args, **kwargs)`` would raise.
+Binder = Callable[["Executable", tuple[object, ...], dict[str, object]], "BoundCall"]
+
+
 class _ExecutableMethods:
     """The last stage: a compiled program, called with runtime arguments only.
 
     ``exe(*args)`` costs about as much as calling a builtin function.  An
     Executable pickles as its object code; unpickling links that code again,
-    with no code generation.  It is immutable.
+    with no code generation.  It is immutable (the bound calls held for
+    ``bind(..., context=...)`` are process state, not part of its value).
     """
 
     def __init__(self, object_code: ObjectCode, native: Callable[..., object],
-                 resources: object, vectorcall: int, owner: object, guard: int = 0):
+                 resources: object, vectorcall: int, owner: object, guard: int,
+                 binder: Binder):
         for name, value in (("object_code", object_code), ("native", native),
-                            ("resources", resources), ("_owner", owner), ("guard", guard)):
+                            ("resources", resources), ("_owner", owner), ("guard", guard),
+                            ("_binder", binder), ("_contexts", {})):
             object.__setattr__(self, name, value)
         set_entry(self, vectorcall, owner)
+
+    def bind(self, *args: object, context: Hashable = None, **kwargs: object) -> BoundCall:
+        """A callable taking no arguments that returns ``self(*args)``, the arguments
+        converted to their native form once: calling it costs less than calling
+        ``self(*args)``, which matters in loops that call a kernel on the same arrays.
+
+        The arguments are checked as a call checks them and raise the same errors.
+        The bound call keeps them alive, and holds a buffer export of each array,
+        for as long as it lives; writes to the arrays are seen through them. An
+        array's data pointer, shape and strides are read here: an array resized
+        or reshaped in place afterwards must be bound again.
+
+        With ``context=key`` the bound call is kept under ``key``: binding the same
+        arguments again (arrays the same objects, scalars the same type and value)
+        returns the same BoundCall without converting anything; other arguments
+        make a new one that replaces it. A context holds its bound call, and so
+        its arguments, until it is replaced or ``unbind(key)`` drops it. Contexts
+        belong to the executable, which every function compiled to the same code
+        shares within a process: pick keys that say whose they are. A context saves
+        the conversion, not the call: looking one up costs more than a plain call,
+        so a loop should call a bound call it keeps.
+        """
+        if context is None:
+            return self._binder(self, args, kwargs)  # type: ignore[attr-defined,no-any-return]
+        contexts: dict[Hashable, BoundCall] = self._contexts  # type: ignore[attr-defined]
+        held = contexts.get(context)
+        if held is not None and not kwargs and _same_arguments(
+                self.object_code.abi.arg_types, held.args, args):  # type: ignore[attr-defined]
+            return held
+        bound = self._binder(self, args, kwargs)  # type: ignore[attr-defined]
+        contexts[context] = bound
+        return bound  # type: ignore[no-any-return]
+
+    def unbind(self, context: Hashable) -> None:
+        """Drop the bound call kept under ``context`` (nothing if there is none)."""
+        self._contexts.pop(context, None)  # type: ignore[attr-defined]
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Executable is immutable")
@@ -139,3 +191,65 @@ class _ExecutableMethods:
 
 
 Executable = callable_class("frostline.Executable", _ExecutableMethods)
+
+
+def _same_arguments(arg_types: tuple[Type, ...], held: tuple[object, ...],
+                    args: tuple[object, ...]) -> bool:
+    """Whether ``args`` bind to what ``held`` bound: the same arrays, equal scalars of the
+    same type (``-0.0`` is not ``0.0``; a NaN matches only itself)."""
+    if len(held) != len(args):
+        return False
+    for old, new in zip(held, args, strict=True):  # the common case: the same objects
+        if old is not new:
+            break
+    else:
+        return True
+    for ty, old, new in zip(arg_types, held, args, strict=True):
+        if old is new:
+            continue
+        if isinstance(ty, ArrayType) or type(old) is not type(new) or not old == new:
+            return False
+        if old == 0 and math.copysign(1.0, old) != math.copysign(1.0, new):  # type: ignore
+            return False
+    return True
+
+
+class _BoundCallMethods:
+    """An Executable with its arguments converted once: ``bound()`` returns ``exe(*args)``.
+
+    Made by ``Executable.bind``. It keeps the arguments alive, is called with no
+    arguments, and does not pickle (it points into this process's memory): pickle
+    the executable and bind again on the other side.
+    """
+
+    def __init__(self, executable: Executable, args: tuple[object, ...], vectorcall: int,
+                 owner: object):
+        for name, value in (("executable", executable), ("args", args), ("_owner", owner)):
+            object.__setattr__(self, name, value)
+        set_entry(self, vectorcall, owner)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("BoundCall is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("BoundCall is immutable")
+
+    def __repr__(self) -> str:
+        abi: EntryABI = self.executable.abi  # type: ignore[attr-defined]
+        shown = ", ".join(f"{name}={_describe(ty, value)}" for name, ty, value in zip(
+            abi.param_names, abi.arg_types, self.args, strict=True))  # type: ignore
+        return f"<frostline.BoundCall {abi.function_name}({shown})>"
+
+    def __reduce__(self) -> tuple[Callable[..., object], tuple[object, ...]]:
+        raise TypeError("a BoundCall cannot be pickled: it points into this process's "
+                        "arrays; pickle the Executable and bind again where it is loaded")
+
+
+def _describe(ty: Type, value: object) -> str:
+    if not isinstance(ty, ArrayType):
+        return repr(value)
+    shape = getattr(value, "shape", None)
+    return f"<{ty} {type(value).__name__}" + (f" of shape {shape}>" if shape else ">")
+
+
+BoundCall = callable_class("frostline.BoundCall", _BoundCallMethods)

@@ -149,5 +149,5 @@ def test_versions_target_and_steps_change_the_salt_or_the_step():
              version_salt("another cpu", "llvmlite=0.50.0 llvm=22.1")}
     assert len(salts) == 4
     default = Toolchain()
-    newer = Toolchain(lower=Step("llvm.lower", "2", default.lower.run))
+    newer = Toolchain(lower=Step("llvm.lower", default.lower.version + ".1", default.lower.run))
     assert default.fingerprint != newer.fingerprint

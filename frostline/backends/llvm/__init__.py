@@ -38,11 +38,13 @@ def versions() -> str:
     return hostinfo.versions()
 
 def lower(typed: TypedProgram, spec: TargetSpec | None = None) -> CompilableProgram:
-    """Emit LLVM IR for every instance of the program, plus the CPython entry point."""
+    """Emit LLVM IR for every instance of the program, plus the CPython entry point and
+    the vectorcall function of a bound call."""
     from frostline.backends.llvm import target
     from frostline.backends.llvm.codegen import lower_program
     from frostline.backends.llvm.wrapper import (
         EntryEmitter,
+        emit_bound,
         emit_guard,
         emit_vectorcall,
         guardable,
@@ -55,13 +57,19 @@ def lower(typed: TypedProgram, spec: TargetSpec | None = None) -> CompilableProg
     symbol = f"frostline.entry.{typed.closure.fingerprint[:16]}"
     written = tuple(p in entry.written_params for p in entry_ast.params)
     kernel = module.globals[entry.symbol]
+    # Called by the entry and by the bound call: one copy, not one inlined into each
+    # (a copy costs O3 and code generation time; a call costs about a nanosecond).
+    kernel.attributes.add("noinline")
+    release_gil = may_run_long(typed)
     fastcall = EntryEmitter(module, kernel, symbol, entry.arg_types, entry.return_type,
-                            written, release_gil=may_run_long(typed)).emit()
+                            written, release_gil).emit()
     abi = EntryABI(
         function_name=entry_ast.name, symbol=symbol, param_names=entry_ast.params,
         arg_types=entry.arg_types, return_type=entry.return_type,
         written_params=entry.written_params, errors=tuple(errors),
         guarded=guardable(entry.arg_types), qualified_name=typed.closure.program.entry)
+    emit_bound(module, abi.bound_symbol, kernel, entry.arg_types, entry.return_type,
+               release_gil)
     emit_vectorcall(module, fastcall, abi.vectorcall_symbol)
     if abi.guarded:
         dtype_nums = tuple(a.dtype.numpy_dtype.num if isinstance(a, ArrayType) else 0

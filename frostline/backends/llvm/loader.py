@@ -19,6 +19,7 @@ import numpy as np
 
 from frostline import types as t
 from frostline.backends.llvm import sharedlib
+from frostline.backends.llvm.bound import Binder
 from frostline.backends.llvm.hostinfo import host_target
 from frostline.errors import IncompatibleTargetError, exception_class
 from frostline.stages.executable import EntryABI, Executable, ObjectCode
@@ -91,7 +92,8 @@ def _load_with_orc(code: ObjectCode) -> Executable:
     with _lock:
         name = f"frostline.{next(_names)}"
         builder = (llvm.JITLibraryBuilder().add_object_img(code.data).add_current_process()
-                   .export_symbol(abi.symbol).export_symbol(abi.vectorcall_symbol))
+                   .export_symbol(abi.symbol).export_symbol(abi.vectorcall_symbol)
+                   .export_symbol(abi.bound_symbol))
         if abi.guarded:
             builder = builder.export_symbol(abi.guard_symbol)
         tracker = builder.link(_lljit(), name)
@@ -104,11 +106,13 @@ def _executable(code: ObjectCode, address: Callable[[str], int], keepalive: obje
     entry, vectorcall = address(abi.symbol), address(abi.vectorcall_symbol)
     guard = address(abi.guard_symbol) if abi.guarded else 0
     native, owner = make_builtin(entry, abi, keepalive=keepalive)
-    return Executable(code, native, keepalive, vectorcall, owner, guard)
+    reporter, errors, _ = owner
+    binder = Binder(abi, address(abi.bound_symbol), reporter.normalise, errors)
+    return Executable(code, native, keepalive, vectorcall, owner, guard, binder)
 
 
-def make_builtin(address: int, abi: EntryABI,
-                 keepalive: object) -> tuple[Callable[..., object], tuple[object, ...]]:
+def make_builtin(address: int, abi: EntryABI, keepalive: object
+                 ) -> tuple[Callable[..., object], tuple[ArgumentReporter, ErrorReporter, object]]:
     """A builtin function calling the METH_FASTCALL entry at ``address``, and its ``self``.
 
     ``self`` (the owner tuple) holds the slow-path reporters and keeps the
@@ -146,6 +150,12 @@ class ArgumentReporter:
         self.native = native
 
     def __call__(self, *args: object, **kwargs: object) -> object:
+        return self.native[0](*self.normalise(args, kwargs))
+
+    def normalise(self, args: tuple[object, ...],
+                  kwargs: dict[str, object]) -> tuple[object, ...]:
+        """The arguments converted to what the fast path accepts; the TypeError (or
+        OverflowError) naming the parameter when they cannot be."""
         abi = self.abi
         name = abi.function_name
         if kwargs:
@@ -172,7 +182,7 @@ class ArgumentReporter:
         if not changed:
             raise TypeError(f"{name}(): arguments do not match the signature "
                             f"{abi.as_text()}")
-        return self.native[0](*fixed)
+        return tuple(fixed)
 
 
 def check_argument(func: str, param: str, ty: t.Type, value: object, written: bool) -> object:
@@ -204,6 +214,8 @@ def check_argument(func: str, param: str, ty: t.Type, value: object, written: bo
         return value
     assert isinstance(ty, t.ScalarType)
     if ty.is_bool:
+        if value is True or value is False:
+            return value
         if isinstance(value, np.bool_):
             return bool(value)
         raise TypeError(f"{where} must be bool, not {type(value).__name__}")

@@ -8,27 +8,37 @@ callables: when an argument does not convert, the entry hands the original
 arguments to the reporter, which raises a TypeError naming the parameter;
 when the kernel returns an error number, the error reporter raises it.
 Keeping those slow paths in Python keeps the IR small and the messages good.
+
+Next to it: a vectorcall trampoline (``emit_vectorcall``), the dispatch guard
+(``emit_guard``), and the vectorcall function of a bound call (``emit_bound``),
+which calls the kernel on arguments ``bound.py`` converted in Python by the
+rules defined there (buffer flags and formats, integer ranges, the packed form).
 """
 
 from __future__ import annotations
-
-import struct
 
 from llvmlite import ir
 
 from frostline import types as t
 from frostline._vectorcall import OWNER_OFFSET
 from frostline.backends.llvm import irtypes as lt
+from frostline.backends.llvm.bound import (
+    NATIVE_ORDER_PREFIXES,
+    WORD,
+    buffer_flags,
+    buffer_formats,
+    integer_range,
+    packed_offsets,
+)
 
 PyObject = lt.i8p
-#: Py_buffer from CPython's object.h (stable layout on 64-bit CPython 3.11+).
+#: Py_buffer from CPython's object.h (stable layout on 64-bit CPython 3.11+;
+#: ``bound.PyBuffer`` in Python).
 PY_BUFFER = ir.LiteralStructType([
     lt.i8p, lt.i8p, lt.i64, lt.i64, lt.i32, lt.i32, lt.i8p,
     lt.i64.as_pointer(), lt.i64.as_pointer(), lt.i64.as_pointer(), lt.i8p,
 ])
 _BUF_DATA, _BUF_ITEMSIZE, _BUF_NDIM, _BUF_FORMAT, _BUF_SHAPE, _BUF_STRIDES = 0, 3, 5, 6, 7, 8
-PYBUF_WRITABLE, PYBUF_FORMAT, PYBUF_STRIDES = 0x1, 0x4, 0x18
-PYBUF_C_CONTIGUOUS, PYBUF_F_CONTIGUOUS = 0x38, 0x58
 
 _API: dict[str, tuple[ir.Type, list[ir.Type]]] = {
     "PyFloat_AsDouble": (lt.f64, [PyObject]),
@@ -71,32 +81,19 @@ def declare_data(module: ir.Module, name: str) -> ir.Value:
     return existing
 
 
-def buffer_formats(dtype: t.ScalarType) -> bytes:
-    """The struct-module format characters a buffer of this dtype may report."""
-    if dtype.is_bool:
-        return b"?"
-    chars = {"i": "bhilq", "u": "BHILQ", "f": "fd"}[dtype.kind]
-    return bytes(c for c in chars.encode() if struct.calcsize(chr(c)) == dtype.itemsize)
+class CallEmitter:
+    """One function against the C API: its blocks, stack slots and held buffers, and the
+    pieces the entry and a bound call share (the kernel call, boxing, the error reporter).
 
+    ``slow`` is the block the function takes when its arguments do not convert.
+    """
 
-class EntryEmitter:
-    """Builds the METH_FASTCALL entry function of a program."""
-
-    def __init__(self, module: ir.Module, kernel: ir.Function, symbol: str,
-                 arg_types: tuple[t.Type, ...], return_type: t.Type,
-                 written: tuple[bool, ...], release_gil: bool):
+    def __init__(self, module: ir.Module, fnty: ir.FunctionType, symbol: str):
         self.module = module
-        self.kernel = kernel
-        self.arg_types = arg_types
-        self.return_type = return_type
-        self.written = written
-        self.release_gil = release_gil
-        fnty = ir.FunctionType(PyObject, [PyObject, PyObject.as_pointer(), lt.i64])
         self.func = ir.Function(module, fnty, name=symbol)
-        self.self_obj, self.args, self.nargs = self.func.args
-        self.entry = self.func.append_basic_block("allocas")
-        self.alloca_builder = ir.IRBuilder(self.entry)
-        self.builder = ir.IRBuilder(self.func.append_basic_block("entry"))
+        self.alloca_builder = ir.IRBuilder(self.func.append_basic_block("allocas"))
+        self.body = self.func.append_basic_block("entry")
+        self.builder = ir.IRBuilder(self.body)
         self.slow = self.func.append_basic_block("slow")
         self.buffers: list[ir.Value] = []
 
@@ -125,6 +122,83 @@ class EntryEmitter:
         b.branch(self.slow)
         b.position_at_end(ok)
 
+    def box(self, value: ir.Value, ty: t.Type) -> ir.Value:
+        b = self.builder
+        if isinstance(ty, t.NoneType):
+            none = self.data_symbol("_Py_NoneStruct")
+            self.call("Py_IncRef", none)
+            return none
+        if isinstance(ty, t.TupleType):
+            tup = self.call("PyTuple_New", ir.Constant(lt.i64, len(ty.items)))
+            for i, item in enumerate(ty.items):
+                boxed = self.box(b.extract_value(value, i), item)
+                self.call("PyTuple_SetItem", tup, ir.Constant(lt.i64, i), boxed)
+            return tup
+        assert isinstance(ty, t.ScalarType)
+        if ty.is_float:
+            return self.call("PyFloat_FromDouble",
+                             b.fpext(value, lt.f64) if ty.bits == 32 else value)
+        if ty.is_bool:
+            return self.call("PyBool_FromLong", b.zext(value, lt.i64))
+        if ty.kind == "u" and ty.bits == 64:
+            return self.call("PyLong_FromUnsignedLongLong", value)
+        if ty.bits < 64:
+            value = b.sext(value, lt.i64) if ty.kind == "i" else b.zext(value, lt.i64)
+        return self.call("PyLong_FromLongLong", value)
+
+    def call_kernel(self, kernel: ir.Function, return_type: t.Type, args: list[ir.Value],
+                    release_gil: bool) -> tuple[ir.Value, ir.Value]:
+        """``status = kernel(out, stack_base, *args)``, without the GIL if asked; (status, out)."""
+        b = self.builder
+        out = self.alloca(lt.value(return_type))
+        if release_gil:
+            state = self.call("PyEval_SaveThread")
+        stack_base = b.bitcast(out, lt.i8p)  # a slot in this frame marks where Python entered
+        status = b.call(kernel, [out, stack_base, *args])
+        if release_gil:
+            self.call("PyEval_RestoreThread", state)
+        return status, out
+
+    def return_result(self, status: ir.Value, out: ir.Value, return_type: t.Type,
+                      owner: ir.Value) -> None:
+        """Return the boxed result, or for a nonzero status what the error reporter
+        (``owner[1]``) returns: it raises the kernel's exception."""
+        b = self.builder
+        failed = self.func.append_basic_block("failed")
+        done = self.func.append_basic_block("done")
+        b.cbranch(b.icmp_signed("!=", status, ir.Constant(lt.i32, 0)), failed, done)
+        b.position_at_end(done)
+        b.ret(self.box(b.load(out), return_type))
+        b.position_at_end(failed)
+        reporter = self.call("PyTuple_GetItem", owner, ir.Constant(lt.i64, 1))
+        number = self.alloca(PyObject)
+        b.store(self.call("PyLong_FromLong", b.sext(status, lt.i64)), number)
+        result = self.call("PyObject_Vectorcall", reporter, number, ir.Constant(lt.i64, 1),
+                           ir.Constant(PyObject, None))
+        self.call("Py_DecRef", b.load(number))
+        b.ret(result)
+
+    def finish(self) -> ir.Function:
+        """Close the alloca block, now that every stack slot is known."""
+        self.alloca_builder.branch(self.body)
+        return self.func
+
+
+class EntryEmitter(CallEmitter):
+    """Builds the METH_FASTCALL entry function of a program."""
+
+    def __init__(self, module: ir.Module, kernel: ir.Function, symbol: str,
+                 arg_types: tuple[t.Type, ...], return_type: t.Type,
+                 written: tuple[bool, ...], release_gil: bool):
+        super().__init__(module, ir.FunctionType(PyObject, [PyObject, PyObject.as_pointer(),
+                                                            lt.i64]), symbol)
+        self.kernel = kernel
+        self.arg_types = arg_types
+        self.return_type = return_type
+        self.written = written
+        self.release_gil = release_gil
+        self.self_obj, self.args, self.nargs = self.func.args
+
     def error_set(self, value: ir.Value, sentinel: ir.Constant) -> ir.Value:
         b = self.builder
         is_sentinel = (b.fcmp_ordered("==", value, sentinel) if value.type == lt.f64
@@ -152,8 +226,7 @@ class EntryEmitter:
         value = self.call(getter, obj)
         self.fail_to_slow(self.error_set(value, ir.Constant(lt.i64, -1)))
         if ty.bits < 64:
-            lo = 0 if ty.kind == "u" else -(1 << (ty.bits - 1))
-            hi = (1 << ty.bits) - 1 if ty.kind == "u" else (1 << (ty.bits - 1)) - 1
+            lo, hi = integer_range(ty)
             outside = b.or_(b.icmp_signed("<", value, ir.Constant(lt.i64, lo)),
                             b.icmp_signed(">", value, ir.Constant(lt.i64, hi)))
             self.fail_to_slow(outside)
@@ -186,11 +259,8 @@ class EntryEmitter:
     def unbox_array(self, obj: ir.Value, ty: t.ArrayType, writable: bool) -> ir.Value:
         b = self.builder
         buf = self.alloca(PY_BUFFER)
-        flags = PYBUF_FORMAT | {"C": PYBUF_C_CONTIGUOUS, "F": PYBUF_F_CONTIGUOUS}.get(
-            ty.layout, PYBUF_STRIDES)
-        if writable:
-            flags |= PYBUF_WRITABLE
-        rc = self.call("PyObject_GetBuffer", obj, buf, ir.Constant(lt.i32, flags))
+        rc = self.call("PyObject_GetBuffer", obj, buf,
+                       ir.Constant(lt.i32, buffer_flags(ty, writable)))
         self.fail_to_slow(b.icmp_signed("!=", rc, ir.Constant(lt.i32, 0)))
         self.buffers.append(buf)
 
@@ -203,9 +273,9 @@ class EntryEmitter:
         self.fail_to_slow(b.or_(ndim_bad, size_bad))
         fmt = field(_BUF_FORMAT)
         first = b.load(fmt)
-        prefixed = b.or_(b.icmp_unsigned("==", first, ir.Constant(lt.i8, ord("@"))),
-                         b.or_(b.icmp_unsigned("==", first, ir.Constant(lt.i8, ord("="))),
-                               b.icmp_unsigned("==", first, ir.Constant(lt.i8, ord("<")))))
+        prefixed = ir.Constant(lt.i1, 0)
+        for c in NATIVE_ORDER_PREFIXES:
+            prefixed = b.or_(prefixed, b.icmp_unsigned("==", first, ir.Constant(lt.i8, c)))
         fmt = b.gep(fmt, [b.zext(prefixed, lt.i64)])
         code = b.load(fmt)
         ok = ir.Constant(lt.i1, 0)
@@ -224,65 +294,21 @@ class EntryEmitter:
             out = b.insert_value(out, b.load(b.gep(strides, [at])), [2, k])
         return out
 
-    def box(self, value: ir.Value, ty: t.Type) -> ir.Value:
-        b = self.builder
-        if isinstance(ty, t.NoneType):
-            none = self.data_symbol("_Py_NoneStruct")
-            self.call("Py_IncRef", none)
-            return none
-        if isinstance(ty, t.TupleType):
-            tup = self.call("PyTuple_New", ir.Constant(lt.i64, len(ty.items)))
-            for i, item in enumerate(ty.items):
-                boxed = self.box(b.extract_value(value, i), item)
-                self.call("PyTuple_SetItem", tup, ir.Constant(lt.i64, i), boxed)
-            return tup
-        assert isinstance(ty, t.ScalarType)
-        if ty.is_float:
-            return self.call("PyFloat_FromDouble",
-                             b.fpext(value, lt.f64) if ty.bits == 32 else value)
-        if ty.is_bool:
-            return self.call("PyBool_FromLong", b.zext(value, lt.i64))
-        if ty.kind == "u" and ty.bits == 64:
-            return self.call("PyLong_FromUnsignedLongLong", value)
-        if ty.bits < 64:
-            value = b.sext(value, lt.i64) if ty.kind == "i" else b.zext(value, lt.i64)
-        return self.call("PyLong_FromLongLong", value)
-
     def emit(self) -> ir.Function:
         b = self.builder
-        first = b.block
         self.fail_to_slow(b.icmp_signed("!=", self.nargs,
                                         ir.Constant(lt.i64, len(self.arg_types))))
         args = [self.unbox(k, ty) for k, ty in enumerate(self.arg_types)]
-        out = self.alloca(lt.value(self.return_type))
-        if self.release_gil:
-            state = self.call("PyEval_SaveThread")
-        stack_base = b.bitcast(out, lt.i8p)  # a slot in this frame marks where Python entered
-        status = b.call(self.kernel, [out, stack_base, *args])
-        if self.release_gil:
-            self.call("PyEval_RestoreThread", state)
+        status, out = self.call_kernel(self.kernel, self.return_type, args, self.release_gil)
         for buf in self.buffers:
             self.call("PyBuffer_Release", buf)
-        failed = self.func.append_basic_block("failed")
-        done = self.func.append_basic_block("done")
-        b.cbranch(b.icmp_signed("!=", status, ir.Constant(lt.i32, 0)), failed, done)
-        b.position_at_end(done)
-        b.ret(self.box(b.load(out), self.return_type))
-        b.position_at_end(failed)
-        reporter = self.call("PyTuple_GetItem", self.self_obj, ir.Constant(lt.i64, 1))
-        number = self.alloca(PyObject)
-        b.store(self.call("PyLong_FromLong", b.sext(status, lt.i64)), number)
-        result = self.call("PyObject_Vectorcall", reporter, number, ir.Constant(lt.i64, 1),
-                           ir.Constant(PyObject, None))
-        self.call("Py_DecRef", b.load(number))
-        b.ret(result)
+        self.return_result(status, out, self.return_type, self.self_obj)
         b.position_at_end(self.slow)
         self.call("PyErr_Clear")
         reporter = self.call("PyTuple_GetItem", self.self_obj, ir.Constant(lt.i64, 0))
         b.ret(self.call("PyObject_Vectorcall", reporter, self.args, self.nargs,
                         ir.Constant(PyObject, None)))
-        self.alloca_builder.branch(first)
-        return self.func
+        return self.finish()
 
 
 _ARGUMENTS_OFFSET_MASK = (1 << 63) - 1
@@ -316,7 +342,9 @@ def emit_vectorcall(module: ir.Module, entry: ir.Function, symbol: str) -> ir.Fu
 #: NumPy's PyArrayObject and PyArray_Descr fields the guard reads (stable in NumPy 1 and 2).
 _ARRAY_NDIM, _ARRAY_DESCR, _ARRAY_FLAGS, _DESCR_TYPE_NUM = 24, 56, 64, 28
 _NPY_C_CONTIGUOUS, _NPY_F_CONTIGUOUS = 0x1, 0x2
-_TUPLE_ITEMS = 24
+#: Where a tuple's items (PyTupleObject.ob_item) and a bytes object's data
+#: (PyBytesObject.ob_sval) begin.
+_TUPLE_ITEMS, _BYTES_DATA = 24, 32
 
 
 def guardable(arg_types: tuple[t.Type, ...]) -> bool:
@@ -391,3 +419,44 @@ def emit_guard(module: ir.Module, entry: ir.Function, symbol: str,
     b.ret(b.call(declare_api(module, "PyObject_Vectorcall"),
                  [python_dispatch, args, nargsf, kwnames]))
     return fn
+
+
+def emit_bound(module: ir.Module, symbol: str, kernel: ir.Function,
+               arg_types: tuple[t.Type, ...], return_type: t.Type,
+               release_gil: bool) -> ir.Function:
+    """The vectorcall function of a ``BoundCall``: the kernel on the packed arguments it
+    holds (``bound.py``), its result boxed or its error raised as by the entry.
+
+    The owner tuple is ``(refuse_arguments, error_reporter, packed_bytes, views)``;
+    a call with any argument goes to ``refuse_arguments``, which raises a TypeError.
+    It is left unoptimised (``optnone``): it is a few loads and calls, and optimising
+    it would cost every compilation about a millisecond to save about a nanosecond a call.
+    """
+    fnty = ir.FunctionType(PyObject, [PyObject, PyObject.as_pointer(), lt.i64, PyObject])
+    e = CallEmitter(module, fnty, symbol)
+    e.func.attributes.add("optnone")
+    e.func.attributes.add("noinline")  # which optnone requires
+    callable_, args, nargsf, kwnames = e.func.args
+    b = e.builder
+
+    def load(ptr: ir.Value, offset: int, ty: ir.Type) -> ir.Value:
+        return b.load(b.bitcast(b.gep(ptr, [ir.Constant(lt.i64, offset)]), ty.as_pointer()))
+
+    owner = load(callable_, OWNER_OFFSET, PyObject)
+    nargs = b.and_(nargsf, ir.Constant(lt.i64, _ARGUMENTS_OFFSET_MASK))
+    e.fail_to_slow(b.or_(b.icmp_unsigned("!=", nargs, ir.Constant(lt.i64, 0)),
+                         b.icmp_unsigned("!=", kwnames, ir.Constant(PyObject, None))))
+    packed = b.gep(load(owner, _TUPLE_ITEMS + 16, PyObject), [ir.Constant(lt.i64, _BYTES_DATA)])
+    values = []
+    for ty, word in zip(arg_types, packed_offsets(arg_types)[0], strict=True):
+        if ty == t.bool_:  # a byte, 0 or 1
+            values.append(b.icmp_unsigned("!=", load(packed, word * WORD, lt.i8),
+                                          ir.Constant(lt.i8, 0)))
+        else:
+            values.append(load(packed, word * WORD, lt.value(ty)))
+    status, out = e.call_kernel(kernel, return_type, values, release_gil)
+    e.return_result(status, out, return_type, owner)
+    b.position_at_end(e.slow)
+    reporter = load(owner, _TUPLE_ITEMS, PyObject)
+    b.ret(e.call("PyObject_Vectorcall", reporter, args, nargsf, kwnames))
+    return e.finish()
