@@ -341,17 +341,22 @@ class _DispatcherMethods:
         raises, or under FALLBACK warns once and steps down: PER_FUNCTION, PYTHON.
         """
         steps = self._single_steps
+        failed: t.Signature | None = None  # whose whole compilation failed just now
         for granularity, following in zip(steps, steps[1:] + (ExecutionMode.PYTHON,),
                                           strict=True):
-            if granularity is ExecutionMode.PYTHON:
-                return self._python()
-            if granularity is ExecutionMode.PER_FUNCTION:
-                try:
-                    return self._per_function()
-                except Exception as exc:
-                    self._fall_back(self.__qualname__, granularity, "per_function", exc,
-                                    following)
-                    continue
+            if granularity is not ExecutionMode.WHOLE:
+                if granularity is ExecutionMode.PYTHON:
+                    target = self._python()
+                else:
+                    try:
+                        target = self._per_function()
+                    except Exception as exc:
+                        self._fall_back(self.__qualname__, granularity, "per_function", exc,
+                                        following)
+                        continue
+                if failed is not None:  # later calls with these types come straight here
+                    self._fallen[failed] = target
+                return target
             try:
                 sig = t.Signature(self._argument_types(args))
             except TypeError as exc:
@@ -370,18 +375,8 @@ class _DispatcherMethods:
                 return handle.result()  # type: ignore[no-any-return]
             self._fall_back(f"{self.__qualname__}{sig}", granularity, handle.stage, error,
                             following)
-            self._fallen[sig] = self._fallback_target(following)
-            return self._fallen[sig]
+            failed = sig
         raise AssertionError("a mode's last step is PYTHON or raises")  # pragma: no cover
-
-    def _fallback_target(self, granularity: ExecutionMode) -> Callable[..., Any]:
-        if granularity is ExecutionMode.PER_FUNCTION:
-            try:
-                return self._per_function()
-            except Exception as exc:
-                self._fall_back(self.__qualname__, granularity, "per_function", exc,
-                                ExecutionMode.PYTHON)
-        return self._python()
 
     def _fall_back(self, what: str, granularity: ExecutionMode, stage: str,
                    error: BaseException, following: ExecutionMode) -> None:

@@ -17,6 +17,8 @@ rules defined there (buffer flags and formats, integer ranges, the packed form).
 
 from __future__ import annotations
 
+import functools
+
 from llvmlite import ir
 
 from frostline import types as t
@@ -62,6 +64,11 @@ _API: dict[str, tuple[ir.Type, list[ir.Type]]] = {
     "Py_IncRef": (lt.void, [PyObject]),
     "Py_DecRef": (lt.void, [PyObject]),
 }
+
+
+def load_at(b: ir.IRBuilder, ptr: ir.Value, offset: int, ty: ir.Type) -> ir.Value:
+    """The ``ty`` stored ``offset`` bytes into the object at ``ptr`` (an ``i8*``)."""
+    return b.load(b.bitcast(b.gep(ptr, [ir.Constant(lt.i64, offset)]), ty.as_pointer()))
 
 
 def declare_api(module: ir.Module, name: str) -> ir.Function:
@@ -236,14 +243,14 @@ class EntryEmitter(CallEmitter):
     def unbox_float(self, obj: ir.Value) -> ir.Value:
         """An exact float is read in place (ob_fval); anything else goes through the API."""
         b = self.builder
-        obj_type = b.load(b.bitcast(b.gep(obj, [ir.Constant(lt.i64, 8)]), lt.i8p.as_pointer()))
+        obj_type = load_at(b, obj, 8, lt.i8p)
         exact = b.icmp_unsigned("==", obj_type, self.data_symbol("PyFloat_Type"))
         fast = self.func.append_basic_block("float.exact")
         other = self.func.append_basic_block("float.other")
         done = self.func.append_basic_block("float.done")
         b.cbranch(exact, fast, other)
         b.position_at_end(fast)
-        direct = b.load(b.bitcast(b.gep(obj, [ir.Constant(lt.i64, 16)]), lt.f64.as_pointer()))
+        direct = load_at(b, obj, 16, lt.f64)
         b.branch(done)
         b.position_at_end(other)
         converted = self.call("PyFloat_AsDouble", obj)
@@ -324,9 +331,7 @@ def emit_vectorcall(module: ir.Module, entry: ir.Function, symbol: str) -> ir.Fu
     fn = ir.Function(module, fnty, name=symbol)
     callable_, args, nargsf, kwnames = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    owner_slot = b.bitcast(b.gep(callable_, [ir.Constant(lt.i64, OWNER_OFFSET)]),
-                           PyObject.as_pointer())
-    owner = b.load(owner_slot)
+    owner = load_at(b, callable_, OWNER_OFFSET, PyObject)
     nargs = b.and_(nargsf, ir.Constant(lt.i64, _ARGUMENTS_OFFSET_MASK))
     fast = fn.append_basic_block("fast")
     keywords = fn.append_basic_block("keywords")
@@ -368,8 +373,7 @@ def emit_guard(module: ir.Module, entry: ir.Function, symbol: str,
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     slow = fn.append_basic_block("slow")
 
-    def load(ptr: ir.Value, offset: int, ty: ir.Type) -> ir.Value:
-        return b.load(b.bitcast(b.gep(ptr, [ir.Constant(lt.i64, offset)]), ty.as_pointer()))
+    load = functools.partial(load_at, b)
 
     def check(cond: ir.Value) -> None:
         ok = fn.append_basic_block("ok")
@@ -439,8 +443,7 @@ def emit_bound(module: ir.Module, symbol: str, kernel: ir.Function,
     callable_, args, nargsf, kwnames = e.func.args
     b = e.builder
 
-    def load(ptr: ir.Value, offset: int, ty: ir.Type) -> ir.Value:
-        return b.load(b.bitcast(b.gep(ptr, [ir.Constant(lt.i64, offset)]), ty.as_pointer()))
+    load = functools.partial(load_at, b)
 
     owner = load(callable_, OWNER_OFFSET, PyObject)
     nargs = b.and_(nargsf, ir.Constant(lt.i64, _ARGUMENTS_OFFSET_MASK))
