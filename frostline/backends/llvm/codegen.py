@@ -16,18 +16,14 @@ from llvmlite import ir
 from frostline import types as t
 from frostline.backends.llvm import arith
 from frostline.backends.llvm import irtypes as lt
-from frostline.backends.llvm.library import float_to_int, lower_call, work_type
+from frostline.backends.llvm.arrays import ArrayLowering
+from frostline.backends.llvm.calls import CallLowering
+from frostline.backends.llvm.loops import Loop, LoopLowering
 from frostline.errors import CompileError
-from frostline.stages.ast import ArrayConstant, BuiltinRef, Constant, FunctionAST, TypeRef
+from frostline.stages.ast import ArrayConstant, Constant, FunctionAST
 from frostline.stages.executable import RaisedError
 from frostline.stages.typed import TypedFunction, TypedProgram, node_key
-from frostline.toolchain.library import CASTS, LIBRARY
-from frostline.toolchain.typing import (
-    bind_arguments,
-    constant_index,
-    constant_type,
-    dotted_name,
-)
+from frostline.toolchain.typing.rules import dotted_name
 
 
 class ModuleLowerer:
@@ -126,14 +122,9 @@ def recursive_symbols(typed: TypedProgram) -> frozenset[str]:
     return frozenset(s for s in calls if reaches(s))
 
 
-class _Loop:
-    def __init__(self, cont: ir.Block, brk: ir.Block):
-        self.cont = cont
-        self.brk = brk
-
-
-class FunctionLowerer:
-    """Emits one typed function instance."""
+class FunctionLowerer(ArrayLowering, CallLowering, LoopLowering):
+    """Emits one typed function instance: statements and scalar expressions here; array
+    access, calls and loops in the mixins of ``arrays``, ``calls`` and ``loops``."""
 
     def __init__(self, mod: ModuleLowerer, typed: TypedFunction, fn: FunctionAST):
         self.mod = mod
@@ -151,7 +142,7 @@ class FunctionLowerer:
         self.flags: dict[str, ir.AllocaInstr] = {}
         self.types: dict[str, t.Type] = dict(zip(fn.params, typed.arg_types, strict=True))
         self.types.update(typed.locals)  # a parameter may be widened by assignments
-        self.loops: list[_Loop] = []
+        self.loops: list[Loop] = []
         self.assigned: set[str] = set(fn.params)
 
     # --- plumbing ---------------------------------------------------------------------
@@ -327,112 +318,6 @@ class FunctionLowerer:
         else:
             self.assigned = after_then & after_else
 
-    def stmt_While(self, node: ast.While) -> None:
-        head = self.func.append_basic_block("while.cond")
-        body = self.func.append_basic_block("while.body")
-        orelse = self.func.append_basic_block("while.else")
-        end = self.func.append_basic_block("while.end")
-        self.builder.branch(head)
-        self.builder.position_at_end(head)
-        cond = self.condition(node.test)
-        self.builder.cbranch(cond, body, orelse)
-        self.loop_body(node.body, body, _Loop(head, end), head)
-        self.builder.position_at_end(orelse)
-        self.block(node.orelse)
-        if not self.terminated():
-            self.builder.branch(end)
-        self.builder.position_at_end(end)
-
-    def loop_body(self, stmts: list[ast.stmt], block: ir.Block, loop: _Loop,
-                  next_block: ir.Block) -> None:
-        before = set(self.assigned)
-        self.loops.append(loop)
-        self.builder.position_at_end(block)
-        self.block(stmts)
-        if not self.terminated():
-            self.builder.branch(next_block)
-        self.loops.pop()
-        self.assigned = before
-
-    def stmt_For(self, node: ast.For) -> None:
-        call = node.iter
-        assert isinstance(call, ast.Call)
-        args = [arith.cast(self, self.expr(a), self.type_of(a), t.int64) for a in call.args]
-        zero, one = ir.Constant(lt.i64, 0), ir.Constant(lt.i64, 1)
-        start, stop, step = (zero, args[0], one) if len(args) == 1 else (
-            (args[0], args[1], one) if len(args) == 2 else tuple(args))
-        known_step = constant_index(call.args[2]) if len(call.args) == 3 else 1
-        b = self.builder
-        if known_step is None:
-            self.raise_if(b.icmp_signed("==", step, zero), "ValueError",
-                          "range() arg 3 must not be zero")
-        elif known_step == 0:
-            self.fail(call.args[2], "range() arg 3 must not be zero")
-        unit = known_step in (1, -1)
-        # Steps of +-1 run a signed counter, which cannot overflow (i < stop <= INT64_MAX
-        # before i + 1) and tells LLVM that i only grows: index wrap-around checks fold.
-        # Other steps count trips, so ranges near the int64 limits end as in Python.
-        trips = None if unit else self.trip_count(start, stop, step, known_step)
-        counter = self.alloca(lt.i64, "range.k")
-        b.store(start if unit else zero, counter)
-        head = self.func.append_basic_block("for.cond")
-        body = self.func.append_basic_block("for.body")
-        incr = self.func.append_basic_block("for.incr")
-        orelse = self.func.append_basic_block("for.else")
-        end = self.func.append_basic_block("for.end")
-        b.branch(head)
-        b.position_at_end(head)
-        k = b.load(counter)
-        if unit:
-            more = b.icmp_signed("<" if known_step == 1 else ">", k, stop)
-        else:
-            more = b.icmp_unsigned("<", k, trips)
-        b.cbranch(more, body, orelse)
-        b.position_at_end(body)
-        before = set(self.assigned)
-        i = k if unit else b.add(start, b.mul(k, step))
-        self.store(node.target, i, t.int64)
-        self.loop_body(node.body, body, _Loop(incr, end), incr)
-        self.assigned = before  # the loop may not run at all
-        b.position_at_end(incr)
-        if unit:
-            b.store(b.add(b.load(counter), step, flags=("nsw",)), counter)
-        else:  # k < trips <= 2**64 - 1, so the increment never wraps
-            b.store(b.add(b.load(counter), one, flags=("nuw",)), counter)
-        b.branch(head)
-        b.position_at_end(orelse)
-        self.block(node.orelse)
-        if not self.terminated():
-            b.branch(end)
-        b.position_at_end(end)
-
-    def trip_count(self, start: ir.Value, stop: ir.Value, step: ir.Value,
-                   known_step: int | None) -> ir.Value:
-        """How many times ``range(start, stop, step)`` runs, computed without overflow.
-
-        The loop then counts k = 0, 1, ... and derives i = start + k * step, so
-        ranges that end near the int64 limits terminate as in Python.
-        """
-        b = self.builder
-        zero, one = ir.Constant(lt.i64, 0), ir.Constant(lt.i64, 1)
-
-        def count(lo: ir.Value, hi: ir.Value, stride: ir.Value) -> ir.Value:
-            # lo < hi: (hi - lo - 1) // stride + 1 in unsigned arithmetic.
-            span = b.sub(b.sub(hi, lo), one)
-            return b.select(b.icmp_signed("<", lo, hi), b.add(b.udiv(span, stride), one), zero)
-
-        if known_step is not None and known_step > 0:
-            return count(start, stop, step)
-        if known_step is not None:
-            return count(stop, start, b.sub(zero, step))
-        return b.select(b.icmp_signed(">", step, zero), count(start, stop, step),
-                        count(stop, start, b.sub(zero, step)))
-
-    def stmt_Break(self, node: ast.Break) -> None:
-        self.builder.branch(self.loops[-1].brk)
-
-    def stmt_Continue(self, node: ast.Continue) -> None:
-        self.builder.branch(self.loops[-1].cont)
 
     def stmt_Return(self, node: ast.Return) -> None:
         ret_ty = self.typed.return_type
@@ -500,149 +385,6 @@ class FunctionLowerer:
             return self.constant(value.value, ty)
         assert isinstance(value, ArrayConstant) and isinstance(ty, t.ArrayType)
         return self.mod.array_constant(value, ty)
-
-    def expr_Attribute(self, node: ast.Attribute) -> ir.Value:
-        dotted = dotted_name(node)
-        if dotted is not None and dotted.split(".")[0] not in self.fn.local_names \
-                and self.fn.lookup(dotted) is not None:
-            return self.global_value(node)
-        base = self.expr(node.value)
-        bty = self.type_of(node.value)
-        assert isinstance(bty, t.ArrayType)
-        b = self.builder
-        if node.attr == "shape":
-            return self.shape_tuple(base, bty)
-        if node.attr == "ndim":
-            return ir.Constant(lt.i64, bty.ndim)
-        size = ir.Constant(lt.i64, 1)
-        for k in range(bty.ndim):
-            size = b.mul(size, b.extract_value(base, [1, k]))
-        return size
-
-    def shape_tuple(self, arr: ir.Value, ty: t.ArrayType) -> ir.Value:
-        out = ir.Constant(ir.LiteralStructType([lt.i64] * ty.ndim), ir.Undefined)
-        for k in range(ty.ndim):
-            out = self.builder.insert_value(out, self.builder.extract_value(arr, [1, k]), k)
-        return out
-
-    def expr_Subscript(self, node: ast.Subscript) -> ir.Value:
-        bty = self.type_of(node.value)
-        if isinstance(bty, t.TupleType):
-            k = constant_index(node.slice)
-            if k is not None:
-                return self.builder.extract_value(self.expr(node.value), k % len(bty.items))
-            return self.tuple_item(node, bty)
-        ty = self.type_of(node)
-        if isinstance(ty, t.ArrayType):
-            return self.view(node)
-        ptr = self.element_pointer(node)
-        return self.load_element(ptr, ty)  # type: ignore[arg-type]
-
-    def tuple_item(self, node: ast.Subscript, ty: t.TupleType) -> ir.Value:
-        """``tup[i]`` with a runtime index, for tuples whose items share one type."""
-        b = self.builder
-        item = lt.value(ty.items[0])
-        slots = self.alloca(ir.ArrayType(item, len(ty.items)), "tuple.items")
-        value = self.expr(node.value)
-        for k in range(len(ty.items)):
-            b.store(b.extract_value(value, k),
-                    b.gep(slots, [ir.Constant(lt.i32, 0), ir.Constant(lt.i32, k)]))
-        ity = self.type_of(node.slice)
-        index = arith.cast(self, self.expr(node.slice), ity, t.int64)
-        size = ir.Constant(lt.i64, len(ty.items))
-        if t.concrete(ity).kind == "i":  # type: ignore[union-attr]
-            index = b.select(b.icmp_signed("<", index, ir.Constant(lt.i64, 0)),
-                             b.add(index, size), index)
-        self.raise_if(b.icmp_unsigned(">=", index, size), "IndexError",
-                      "tuple index out of range")
-        return b.load(b.gep(slots, [ir.Constant(lt.i64, 0), index]))
-
-    def load_element(self, ptr: ir.Value, ty: t.ScalarType) -> ir.Value:
-        value = self.builder.load(ptr)
-        if ty.is_bool:
-            return self.builder.icmp_unsigned("!=", value, ir.Constant(lt.i8, 0))
-        return value
-
-    def store_element(self, ptr: ir.Value, value: ir.Value, ty: t.ScalarType) -> None:
-        if ty.is_bool:
-            value = self.builder.zext(value, lt.i8)
-        self.builder.store(value, ptr)
-
-    def indices(self, node: ast.Subscript) -> tuple[ir.Value, t.ArrayType, list[ir.Value]]:
-        """The array and its wrapped (and, with boundscheck, checked) int64 indices."""
-        arr = self.expr(node.value)
-        aty = self.type_of(node.value)
-        assert isinstance(aty, t.ArrayType)
-        exprs = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        b = self.builder
-        result = []
-        for k, index in enumerate(exprs):
-            ity = t.concrete(self.type_of(index))
-            idx = arith.cast(self, self.expr(index), ity, t.int64)
-            extent = b.extract_value(arr, [1, k])
-            known = constant_index(index)
-            if ity.kind == "i" and (known is None or known < 0):  # type: ignore[union-attr]
-                negative = b.icmp_signed("<", idx, ir.Constant(lt.i64, 0))
-                idx = b.select(negative, b.add(idx, extent), idx)
-            if self.boundscheck:
-                self.raise_if(b.icmp_unsigned(">=", idx, extent), "IndexError",
-                              f"index out of bounds for axis {k}")
-            result.append(idx)
-        return arr, aty, result
-
-    def strides(self, arr: ir.Value, aty: t.ArrayType) -> list[ir.Value]:
-        """Byte strides: derived from the shape for C and F layouts, so LLVM sees them."""
-        b = self.builder
-        itemsize = ir.Constant(lt.i64, aty.dtype.itemsize)
-        n = aty.ndim
-        if aty.layout == "A" or n == 0:
-            return [b.extract_value(arr, [2, k]) for k in range(n)]
-        strides: list[ir.Value] = [itemsize] * n
-        order = range(n - 2, -1, -1) if aty.layout == "C" else range(1, n)
-        for k in order:
-            prev = k + 1 if aty.layout == "C" else k - 1
-            strides[k] = b.mul(strides[prev], b.extract_value(arr, [1, prev]), flags=("nsw",))
-        return strides
-
-    def address(self, arr: ir.Value, aty: t.ArrayType, idx: list[ir.Value]) -> ir.Value:
-        b = self.builder
-        data = b.extract_value(arr, 0)
-        if aty.layout in "CF" and len(idx) == aty.ndim:
-            # Linear element index, so the vectoriser sees unit strides.
-            dims = list(range(aty.ndim)) if aty.layout == "C" else list(
-                range(aty.ndim - 1, -1, -1))
-            linear = idx[dims[0]]
-            for k in dims[1:]:
-                linear = b.add(b.mul(linear, b.extract_value(arr, [1, k]), flags=("nsw",)),
-                               idx[k], flags=("nsw",))
-            return b.gep(data, [linear], inbounds=True)
-        strides = self.strides(arr, aty)
-        offset = ir.Constant(lt.i64, 0)
-        for k, i in enumerate(idx):
-            offset = b.add(offset, b.mul(i, strides[k], flags=("nsw",)), flags=("nsw",))
-        raw = b.gep(b.bitcast(data, lt.i8p), [offset], inbounds=True)
-        return b.bitcast(raw, data.type)
-
-    def element_pointer(self, node: ast.Subscript) -> ir.Value:
-        arr, aty, idx = self.indices(node)
-        return self.address(arr, aty, idx)
-
-    def view(self, node: ast.Subscript) -> ir.Value:
-        """``a[i]`` of a 2-D array: a row view sharing a's memory."""
-        arr, aty, idx = self.indices(node)
-        b = self.builder
-        full = idx + [ir.Constant(lt.i64, 0)] * (aty.ndim - len(idx))
-        ptr = self.address(arr, aty.with_layout("A") if aty.layout == "F" else aty, full)
-        vty = self.type_of(node)
-        assert isinstance(vty, t.ArrayType)
-        strides = self.strides(arr, aty)
-        out = ir.Constant(lt.array(vty), ir.Undefined)
-        out = b.insert_value(out, ptr, 0)
-        for k in range(vty.ndim):
-            src = len(idx) + k
-            out = b.insert_value(out, b.extract_value(arr, [1, src]), [1, k])
-            out = b.insert_value(out, strides[src], [2, k])
-        return out
 
     def expr_BinOp(self, node: ast.BinOp) -> ir.Value:
         lhs, rhs = self.expr(node.left), self.expr(node.right)
@@ -742,67 +484,6 @@ class FunctionLowerer:
             value = arith.cast(self, self.expr(elt), self.type_of(elt), ity)
             out = self.builder.insert_value(out, value, i)
         return out
-
-    def expr_Call(self, node: ast.Call) -> ir.Value:
-        key = node_key(node)
-        symbol = self.typed.call_target_map.get(key)
-        if symbol is not None:
-            return self.call_function(node, symbol)
-        ref = self.fn.lookup(dotted_name(node.func) or "")
-        ty = self.type_of(node)
-        if isinstance(ref, TypeRef) or (isinstance(ref, BuiltinRef) and ref.name in CASTS):
-            arg = node.args[0]
-            value, aty = self.expr(arg), self.type_of(arg)
-            if isinstance(ref, BuiltinRef) and ref.name == "builtins.int" \
-                    and t.concrete(aty).kind == "f":  # type: ignore[union-attr]
-                return float_to_int(self, value)
-            return arith.cast(self, value, aty, ty)
-        assert isinstance(ref, BuiltinRef)
-        if ref.name == "builtins.len":
-            arg = node.args[0]
-            aty = self.type_of(arg)
-            if isinstance(aty, t.TupleType):
-                return ir.Constant(lt.i64, len(aty.items))
-            return self.builder.extract_value(self.expr(arg), [1, 0])
-        assert ref.name in LIBRARY
-        arg_types = [self.type_of(a) for a in node.args]
-        work = work_type(ref.name, arg_types, ty)
-        args = [arith.cast(self, self.expr(a), at, work)
-                for a, at in zip(node.args, arg_types, strict=True)]
-        if ref.name == "math.ldexp":
-            args[1] = arith.cast(self, self.expr(node.args[1]), arg_types[1], t.int64)
-            args[0] = arith.cast(self, self.expr(node.args[0]), arg_types[0], t.float64)
-        result = lower_call(self, ref.name, args, work, ty)
-        result_ty = t.int64 if ref.name in ("math.floor", "math.ceil", "math.trunc",
-                                            "builtins.round") and work.is_float else work
-        if LIBRARY[ref.name].result == "bool":
-            result_ty = t.bool_
-        return arith.cast(self, result, result_ty, ty)
-
-    def call_function(self, node: ast.Call, symbol: str) -> ir.Value:
-        callee_typed = self.mod.typed.instance(symbol)
-        callee = self.mod.typed.closure.program.function(callee_typed.fid)
-        bound = bind_arguments(callee, node)
-        assert not isinstance(bound, str)
-        args = []
-        for arg, pty in zip(bound, callee_typed.arg_types, strict=True):
-            if isinstance(arg, Constant):
-                cty = constant_type(arg.value)
-                args.append(arith.cast(self, self.constant(arg.value, cty), cty, pty))
-            else:
-                args.append(arith.cast(self, self.expr(arg), self.type_of(arg), pty))
-        ret_ty = callee_typed.return_type
-        out = self.alloca(lt.value(ret_ty), "call.out")
-        status = self.builder.call(self.mod.functions[symbol], [out, self.stack_base, *args])
-        failed = self.builder.icmp_signed("!=", status, ir.Constant(lt.i32, 0))
-        fail = self.func.append_basic_block("call.failed")
-        ok = self.func.append_basic_block("call.ok")
-        self.builder.cbranch(failed, fail, ok)
-        with self.builder.goto_block(fail):
-            self.builder.ret(status)
-        self.builder.position_at_end(ok)
-        return self.builder.load(out)
-
 
 def lower_program(typed: TypedProgram, triple: str = "", data_layout: str = ""
                   ) -> tuple[ir.Module, list[RaisedError]]:

@@ -1,12 +1,7 @@
-"""The typing step: Closure -> TypedProgram.
+"""Typing one function instance: its statements and expressions.
 
-Types flow from the signature into the entry function and from call sites into
-callees; every (function, argument types) pair becomes one instance.  Local
-variables take the unified type of everything assigned to them, found by
-iterating to a fixed point.  Recursive calls whose result is not known yet
-have type ``UNKNOWN`` and the program is typed again until every return type
-settles.  This module is the only place where type rules live: code
-generation reads the types recorded here.
+Local variables take the unified type of everything assigned to them, found
+by iterating over the body to a fixed point.  Calls are typed in ``calls``.
 """
 
 from __future__ import annotations
@@ -14,40 +9,42 @@ from __future__ import annotations
 import ast
 import itertools
 from collections.abc import Iterator
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import attrs
 import numpy as np
 
 from frostline import types as t
-from frostline.errors import CompileError
 from frostline.stages.ast import (
     ArrayConstant,
     BuiltinRef,
     Constant,
     ExceptionRef,
     FunctionAST,
-    FunctionRef,
     GlobalValue,
-    ModuleRef,
-    TypeRef,
     Unsupported,
 )
-from frostline.stages.closure import Closure
-from frostline.stages.typed import TypedFunction, TypedProgram, node_key
-from frostline.toolchain.library import CASTS, LIBRARY, result_type
+from frostline.stages.typed import node_key
+from frostline.toolchain.typing.calls import CallTyping
+from frostline.toolchain.typing.rules import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_ROUNDS,
+    UNKNOWN,
+    MaybeType,
+    Unknown,
+    annotation_type,
+    binop_type,
+    can_cast,
+    constant_index,
+    constant_type,
+    dotted_name,
+    fits,
+    located_error,
+    unary_type,
+)
 
-
-class _Unknown:
-    def __repr__(self) -> str:
-        return "UNKNOWN"
-
-
-#: The type of an expression that depends on a recursive call not typed yet.
-UNKNOWN = _Unknown()
-MaybeType = t.Type | _Unknown
-
-_MAX_ROUNDS = 50
+if TYPE_CHECKING:
+    from frostline.toolchain.typing.program import ProgramTyper, _Instance
 
 _UNSUPPORTED_STATEMENTS = {
     ast.FunctionDef: "nested function definitions", ast.AsyncFunctionDef: "async functions",
@@ -66,283 +63,8 @@ _UNSUPPORTED_EXPRESSIONS = {
     ast.YieldFrom: "yield expressions", ast.NamedExpr: "assignment expressions",
     ast.Slice: "slices",
 }
-_OP_NAMES = {
-    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
-    ast.Pow: "**", ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|", ast.BitXor: "^",
-    ast.BitAnd: "&", ast.MatMult: "@",
-}
 
-
-def op_symbol(op: ast.AST) -> str:
-    """The source spelling of a binary operator."""
-    return _OP_NAMES.get(type(op), type(op).__name__)
-
-
-_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
-
-
-def _fits(value: int, ty: t.ScalarType) -> bool:
-    if ty.is_signed:
-        return -(1 << (ty.bits - 1)) <= value < (1 << (ty.bits - 1))
-    return 0 <= value < (1 << ty.bits)
-
-
-def constant_type(value: object) -> t.Type:
-    """The type of a constant frozen from the source or from a global."""
-    if value is None:
-        return t.none
-    if isinstance(value, (bool, np.bool_)):
-        return t.bool_
-    if isinstance(value, int):
-        return t.weak_int
-    if isinstance(value, float):
-        return t.weak_float
-    if isinstance(value, tuple):
-        return t.TupleType(tuple(t.concrete(constant_type(v)) for v in value))
-    return t.typeof(value)
-
-
-def binop_type(op: ast.operator, left: t.Type, right: t.Type) -> t.Type | str:
-    """The result type of ``left op right``, or an error message."""
-    sym = op_symbol(op)
-    if not (isinstance(left, (t.ScalarType, t.WeakType))
-            and isinstance(right, (t.ScalarType, t.WeakType))):
-        return f"unsupported operand types for {sym}: {left} and {right}" + (
-            " (array arithmetic is not supported; loop over the elements)"
-            if isinstance(left, t.ArrayType) or isinstance(right, t.ArrayType) else "")
-    both_bool = left == t.bool_ and right == t.bool_
-    if isinstance(op, (ast.BitAnd, ast.BitOr, ast.BitXor)):
-        if both_bool:
-            return t.bool_
-        if "f" in (left.kind, right.kind):
-            return f"unsupported operand types for {sym}: {left} and {right}"
-        return t.promote(left, right)
-    if isinstance(op, (ast.LShift, ast.RShift)):
-        if "f" in (left.kind, right.kind):
-            return f"unsupported operand types for {sym}: {left} and {right}"
-        if both_bool:
-            return t.int64
-        return t.promote(left, right) if left != t.bool_ else t.int64
-    if isinstance(op, ast.MatMult):
-        return "the @ operator is not supported"
-    if both_bool:
-        left = right = t.int64
-    result = t.promote(left, right)
-    if isinstance(op, ast.Div) and result.kind in "biu":
-        return t.weak_float if isinstance(result, t.WeakType) else t.float64
-    return result
-
-
-def unary_type(op: ast.unaryop, operand: t.Type) -> t.Type | str:
-    """The result type of a unary operation, or an error message."""
-    if isinstance(op, ast.Not):
-        if isinstance(operand, t.ArrayType):
-            return "the truth value of an array is ambiguous"
-        return t.bool_
-    if not isinstance(operand, (t.ScalarType, t.WeakType)):
-        return f"bad operand type for unary operator: {operand}"
-    if isinstance(op, ast.Invert) and operand.kind == "f":
-        return f"bad operand type for unary ~: {operand}"
-    if operand == t.bool_:
-        return t.int64
-    return operand
-
-
-def can_cast(src: t.Type, dst: t.Type) -> bool:
-    """Whether a value of type src may be stored where dst is declared."""
-    src = t.concrete(src)
-    if isinstance(dst, t.ScalarType):
-        return isinstance(src, t.ScalarType)
-    if isinstance(dst, t.ArrayType):
-        return isinstance(src, t.ArrayType) and t.accepts(dst, src)
-    if isinstance(dst, t.TupleType):
-        return isinstance(src, t.TupleType) and len(src.items) == len(dst.items) and all(
-            can_cast(a, b) for a, b in zip(src.items, dst.items, strict=True))
-    return src == dst
-
-
-def constant_index(node: ast.expr) -> int | None:
-    """The value of an integer literal index (``0``, ``-1``), else None."""
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) \
-            and isinstance(node.operand, ast.Constant) and type(node.operand.value) is int:
-        return -node.operand.value
-    return None
-
-
-def dotted_name(node: ast.expr) -> str | None:
-    """``np.sqrt`` for ``Attribute(Name('np'), 'sqrt')``, else None."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = dotted_name(node.value)
-        return None if base is None else f"{base}.{node.attr}"
-    return None
-
-
-def bind_arguments(fn: FunctionAST, call: ast.Call) -> list[ast.expr | Constant] | str:
-    """Map a call's positional and keyword arguments (and defaults) onto fn's parameters."""
-    if len(call.args) > len(fn.params):
-        return (f"{fn.name}() takes {len(fn.params)} positional arguments but "
-                f"{len(call.args)} were given")
-    bound: dict[str, ast.expr | Constant] = dict(zip(fn.params, call.args, strict=False))
-    for kw in call.keywords:
-        if kw.arg is None:
-            return "**kwargs in calls is not supported"
-        if kw.arg not in fn.params:
-            return f"{fn.name}() got an unexpected keyword argument '{kw.arg}'"
-        if kw.arg in bound:
-            return f"{fn.name}() got multiple values for argument '{kw.arg}'"
-        bound[kw.arg] = kw.value
-    result: list[ast.expr | Constant] = []
-    for p in fn.params:
-        if p in bound:
-            result.append(bound[p])
-        elif fn.default(p) is not None:
-            result.append(fn.default(p))  # type: ignore[arg-type]
-        else:
-            return f"{fn.name}() missing required argument '{p}'"
-    return result
-
-
-def annotation_type(fn: FunctionAST, node: ast.expr) -> t.Type | None:
-    """The type an annotation names (``float``, ``fl.float32``, ``np.int8``), or None."""
-    name = dotted_name(node)
-    value = fn.lookup(name) if name else None
-    if isinstance(value, TypeRef):
-        return t.as_type(value.type_name)
-    if isinstance(value, BuiltinRef) and value.name in CASTS:
-        return CASTS[value.name]
-    if isinstance(node, ast.Subscript) and isinstance(node.value, (ast.Name, ast.Attribute)):
-        base = annotation_type(fn, node.value)
-        if isinstance(base, t.ScalarType):
-            try:
-                return base[_slice_spec(node.slice)]
-            except ValueError:
-                return None
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        try:
-            return t.as_type(node.value)
-        except (ValueError, TypeError):
-            return None
-    return None
-
-
-def _slice_spec(node: ast.expr) -> object:
-    def one(n: ast.expr) -> slice:
-        if isinstance(n, ast.Slice) and n.lower is None and n.upper is None:
-            step = n.step.value if isinstance(n.step, ast.Constant) else None
-            return slice(None, None, step)
-        raise ValueError("not a dimension")
-    if isinstance(node, ast.Tuple):
-        return tuple(one(e) for e in node.elts)
-    return one(node)
-
-
-@attrs.define
-class _Instance:
-    fid: str
-    symbol: str
-    arg_types: tuple[t.Type, ...]
-    return_type: MaybeType = UNKNOWN
-    locals: dict[str, t.Type] = attrs.Factory(dict)
-    exprs: dict = attrs.Factory(dict)
-    calls: dict = attrs.Factory(dict)
-    written: frozenset[str] = frozenset()
-    unknown_nodes: list[ast.AST] = attrs.Factory(list)
-
-
-class ProgramTyper:
-    """Types every function instance reachable from the closure's entry."""
-
-    def __init__(self, closure: Closure):
-        self.closure = closure
-        self.program = closure.program
-        self.instances: dict[tuple[str, tuple[t.Type, ...]], _Instance] = {}
-        self.active: set[tuple[str, tuple[t.Type, ...]]] = set()
-        self.seen: set[tuple[str, tuple[t.Type, ...]]] = set()
-        self.changed = False
-
-    def run(self) -> TypedProgram:
-        entry = self.program.entry_function
-        sig = self.closure.signature
-        if len(sig.args) != len(entry.params):
-            raise CompileError(
-                f"signature has {len(sig.args)} argument types but {entry.name}() takes "
-                f"{len(entry.params)} parameters", entry.filename, entry.line_offset + 1)
-        arg_types = tuple(t.concrete(a) for a in sig.args)
-        for a in arg_types:
-            if isinstance(a, t.NoneType):
-                raise CompileError("arguments cannot be None", entry.filename,
-                                   entry.line_offset + 1)
-        for _ in range(_MAX_ROUNDS):
-            self.seen = set()
-            self.changed = False
-            self.type_instance(entry.fid, arg_types)
-            if not self.changed:
-                break
-        root = self.instances[(entry.fid, arg_types)]
-        # Instances made while local types were still settling may be unused now.
-        live = self.reachable(root)
-        for inst in live:
-            fn = self.program.function(inst.fid)
-            if inst.unknown_nodes or isinstance(inst.return_type, _Unknown):
-                node = inst.unknown_nodes[0] if inst.unknown_nodes else fn.tree
-                raise _error(fn, node, f"cannot infer a type here: {fn.name}() depends on its "
-                             "own result with no path that returns a value of a known type")
-        if sig.return_type is not None and not can_cast(root.return_type, sig.return_type):
-            raise _error(entry, entry.tree, f"{entry.name}() returns {root.return_type}, which "
-                         f"cannot be converted to the declared {sig.return_type}")
-        functions = tuple(
-            TypedFunction(
-                fid=i.fid, symbol=i.symbol, arg_types=i.arg_types,
-                return_type=(sig.return_type if i is root and sig.return_type is not None
-                             else t.concrete(i.return_type)),  # type: ignore[arg-type]
-                locals=tuple(sorted(i.locals.items())),
-                expr_types=tuple(i.exprs.items()), call_targets=tuple(i.calls.items()),
-                written_params=tuple(sorted(i.written)))
-            for i in live)
-        return TypedProgram(self.closure, root.symbol, functions)
-
-    def reachable(self, root: _Instance) -> list[_Instance]:
-        """The instances the root calls, transitively, in a stable order."""
-        by_symbol = {i.symbol: i for i in self.instances.values()}
-        order, stack, seen = [], [root], {root.symbol}
-        while stack:
-            inst = stack.pop()
-            order.append(inst)
-            for symbol in inst.calls.values():
-                if symbol not in seen:
-                    seen.add(symbol)
-                    stack.append(by_symbol[symbol])
-        return sorted(order, key=lambda i: i.symbol)
-
-    def type_instance(self, fid: str, arg_types: tuple[t.Type, ...]) -> _Instance:
-        key = (fid, arg_types)
-        inst = self.instances.get(key)
-        if inst is None:
-            fn = self.program.function(fid)
-            inst = _Instance(fid, f"{fn.name}.{len(self.instances)}", arg_types)
-            self.instances[key] = inst
-        if key in self.active or key in self.seen:
-            return inst
-        self.seen.add(key)
-        self.active.add(key)
-        before = (inst.return_type, inst.written)
-        FunctionTyper(self, self.program.function(fid), inst).run()
-        self.active.discard(key)
-        if (inst.return_type, inst.written) != before:
-            self.changed = True
-        return inst
-
-
-def _error(fn: FunctionAST, node: ast.AST, message: str) -> CompileError:
-    lineno, col, line = fn.position(node)
-    return CompileError(message, fn.filename, lineno, col, line)
-
-
-class FunctionTyper:
+class FunctionTyper(CallTyping):
     """Types one function instance: locals to a fixed point, then expressions and returns."""
 
     def __init__(self, program: ProgramTyper, fn: FunctionAST, inst: _Instance):
@@ -356,7 +78,7 @@ class FunctionTyper:
         self.loop_depth = 0
 
     def fail(self, node: ast.AST, message: str) -> NoReturn:
-        raise _error(self.fn, node, message)
+        raise located_error(self.fn, node, message)
 
     def unsupported(self, node: ast.AST, value: Unsupported) -> NoReturn:
         self.fail(node, f"'{dotted_name(node)}' refers to a {value.type_name}, which kernels "
@@ -364,7 +86,7 @@ class FunctionTyper:
                   "Python functions are supported)")
 
     def run(self) -> None:
-        for _ in range(_MAX_ROUNDS):
+        for _ in range(MAX_ROUNDS):
             snapshot = (dict(self.env), dict(self.origins))
             self.exprs: dict = {}
             self.calls: dict = {}
@@ -379,7 +101,7 @@ class FunctionTyper:
             self.fail(self.fn.tree, "the types of the local variables do not settle")
         ret: MaybeType = UNKNOWN
         for r in self.returns:
-            if isinstance(ret, _Unknown):
+            if isinstance(ret, Unknown):
                 ret = r
                 continue
             unified = _unify_return(ret, r)
@@ -389,7 +111,7 @@ class FunctionTyper:
             ret = unified
         if not self.value_returns:
             ret = t.none
-        if not isinstance(ret, (_Unknown, t.NoneType)) and _may_fall_through(self.fn.tree.body):
+        if not isinstance(ret, (Unknown, t.NoneType)) and _may_fall_through(self.fn.tree.body):
             self.fail(self.fn.tree, f"{self.fn.name}() returns a value on some paths but can "
                       "reach its end, where Python returns None; end it with a return")
         if isinstance(ret, t.ArrayType):
@@ -464,7 +186,7 @@ class FunctionTyper:
         else:
             self.fail(target, "augmented assignment needs a name or an array element")
         value = self.expr(node.value)
-        if isinstance(current, _Unknown) or isinstance(value, _Unknown):
+        if isinstance(current, Unknown) or isinstance(value, Unknown):
             self.unknown.append(node)
             return
         result = binop_type(node.op, current, value)
@@ -498,7 +220,7 @@ class FunctionTyper:
             self.fail(it, "range() takes 1 to 3 positional arguments")
         for arg in it.args:
             at = self.expr(arg)
-            if not isinstance(at, _Unknown) and not (
+            if not isinstance(at, Unknown) and not (
                     isinstance(at, (t.ScalarType, t.WeakType)) and at.kind in "iub"):
                 self.fail(arg, f"range() arguments must be integers, not {at}")
         if not isinstance(node.target, ast.Name):
@@ -527,7 +249,7 @@ class FunctionTyper:
             return
         value = self.expr(node.value)
         self.value_returns += 1
-        if not isinstance(value, _Unknown):  # else other returns decide it, or a later round
+        if not isinstance(value, Unknown):  # else other returns decide it, or a later round
             self.returns.append(value)
 
     def stmt_Raise(self, node: ast.Raise) -> None:
@@ -569,11 +291,11 @@ class FunctionTyper:
 
     def assign(self, target: ast.expr, value: MaybeType, value_node: ast.AST) -> None:
         if isinstance(target, ast.Name):
-            if isinstance(value, _Unknown):
+            if isinstance(value, Unknown):
                 return
             self.assign_name(target, value, value_node)
         elif isinstance(target, (ast.Tuple, ast.List)):
-            if isinstance(value, _Unknown):
+            if isinstance(value, Unknown):
                 for elt in target.elts:
                     self.assign(elt, UNKNOWN, value_node)
                 return
@@ -589,7 +311,7 @@ class FunctionTyper:
             self.exprs[node_key(target)] = value
         elif isinstance(target, ast.Subscript):
             element = self.subscript(target, store=True)
-            if isinstance(element, _Unknown) or isinstance(value, _Unknown):
+            if isinstance(element, Unknown) or isinstance(value, Unknown):
                 return
             if not isinstance(element, t.ScalarType):
                 self.fail(target, "only single array elements can be assigned (no slices or "
@@ -660,7 +382,7 @@ class FunctionTyper:
         if method is None:
             self.fail(node, f"'{kind.__name__}' expressions are not supported in kernels")
         result = method(node)
-        if isinstance(result, _Unknown):
+        if isinstance(result, Unknown):
             self.unknown.append(node)
         else:
             self.exprs[node_key(node)] = result
@@ -676,7 +398,7 @@ class FunctionTyper:
         return constant_type(node.value)
 
     def check_int64(self, node: ast.AST, value: object, what: str = "integer literal") -> None:
-        if type(value) is int and not _INT64_MIN <= value <= _INT64_MAX:
+        if type(value) is int and not INT64_MIN <= value <= INT64_MAX:
             self.fail(node, f"{what} {value} does not fit in int64")
 
     def literal_int(self, node: ast.expr) -> int | None:
@@ -694,7 +416,7 @@ class FunctionTyper:
         for (a, at), (_, bt) in itertools.permutations(operands, 2):
             value = self.literal_int(a)
             if value is not None and at == t.weak_int and isinstance(bt, t.ScalarType) \
-                    and bt.is_int and not _fits(value, bt):
+                    and bt.is_int and not fits(value, bt):
                 self.fail(node, f"integer literal {value} is out of range for {bt} (NumPy "
                           "raises OverflowError here)")
 
@@ -729,7 +451,7 @@ class FunctionTyper:
             if value is not None:
                 return self.global_type(node, value)
         base = self.expr(node.value)
-        if isinstance(base, _Unknown):
+        if isinstance(base, Unknown):
             return UNKNOWN
         if isinstance(base, t.ArrayType):
             if node.attr == "shape":
@@ -750,7 +472,7 @@ class FunctionTyper:
             k = constant_index(node.slice)
             if k is None:
                 index = self.expr(node.slice)
-                if not isinstance(index, (_Unknown, t.ScalarType, t.WeakType)) or \
+                if not isinstance(index, (Unknown, t.ScalarType, t.WeakType)) or \
                         index.kind not in "iu":  # type: ignore[union-attr]
                     self.fail(node.slice, f"tuple indices must be integers, not {index}")
                 if len(set(base.items)) != 1:
@@ -765,11 +487,11 @@ class FunctionTyper:
             if isinstance(index, ast.Slice):
                 self.fail(index, "slicing is not supported in kernels; index single elements")
             it = self.expr(index)
-            if not isinstance(it, _Unknown) and not (
+            if not isinstance(it, Unknown) and not (
                     isinstance(it, (t.ScalarType, t.WeakType)) and it.kind in "iu"):
                 self.fail(index, f"array indices must be integers, not {it}")
             index_types.append(it)
-        if isinstance(base, _Unknown):
+        if isinstance(base, Unknown):
             return UNKNOWN
         if not isinstance(base, t.ArrayType):
             self.fail(node.value, f"{base} cannot be indexed")
@@ -784,7 +506,7 @@ class FunctionTyper:
 
     def expr_BinOp(self, node: ast.BinOp) -> MaybeType:
         left, right = self.expr(node.left), self.expr(node.right)
-        if isinstance(left, _Unknown) or isinstance(right, _Unknown):
+        if isinstance(left, Unknown) or isinstance(right, Unknown):
             return UNKNOWN
         result = binop_type(node.op, left, right)
         if isinstance(result, str):
@@ -793,11 +515,11 @@ class FunctionTyper:
         return result
 
     def expr_UnaryOp(self, node: ast.UnaryOp) -> MaybeType:
-        if isinstance(node.op, ast.USub) and constant_index(node) == _INT64_MIN:
+        if isinstance(node.op, ast.USub) and constant_index(node) == INT64_MIN:
             self.exprs[node_key(node.operand)] = t.weak_int  # -9223372036854775808 fits
             return t.weak_int
         operand = self.expr(node.operand)
-        if isinstance(operand, _Unknown):
+        if isinstance(operand, Unknown):
             return UNKNOWN
         result = unary_type(node.op, operand)
         if isinstance(result, str):
@@ -809,7 +531,7 @@ class FunctionTyper:
         for v, vt in zip(node.values, types, strict=True):
             if isinstance(vt, (t.ArrayType, t.TupleType, t.NoneType)):
                 self.fail(v, f"'and'/'or' operands must be scalars, not {vt}")
-        if any(isinstance(x, _Unknown) for x in types):
+        if any(isinstance(x, Unknown) for x in types):
             return UNKNOWN
         result: t.Type = types[0]  # type: ignore[assignment]
         for x in types[1:]:
@@ -827,7 +549,7 @@ class FunctionTyper:
                 self.fail(node, "'is' and 'in' comparisons are not supported in kernels")
         nodes = [node.left, *node.comparators]
         for x, n in zip(operands, nodes, strict=True):
-            if not isinstance(x, (_Unknown, t.ScalarType, t.WeakType)):
+            if not isinstance(x, (Unknown, t.ScalarType, t.WeakType)):
                 self.fail(n, f"only scalars can be compared, not {x}")
         # A literal outside a narrow integer type compares exactly, as in NumPy 2:
         # uint8 250 < 300 is True, so 300 is compared as int64, not wrapped to uint8.
@@ -837,16 +559,16 @@ class FunctionTyper:
                 other = operands[b]
                 if value is not None and operands[a] == t.weak_int and \
                         isinstance(other, t.ScalarType) and other.is_int and \
-                        not _fits(value, other):
+                        not fits(value, other):
                     self.exprs[node_key(nodes[a])] = t.int64
         return t.bool_
 
     def expr_IfExp(self, node: ast.IfExp) -> MaybeType:
         self.condition(node.test)
         a, b = self.expr(node.body), self.expr(node.orelse)
-        if isinstance(a, _Unknown):
+        if isinstance(a, Unknown):
             return b
-        if isinstance(b, _Unknown):
+        if isinstance(b, Unknown):
             return a
         if a == b:
             return a
@@ -858,97 +580,12 @@ class FunctionTyper:
 
     def expr_Tuple(self, node: ast.Tuple) -> MaybeType:
         items = [self.expr(e) for e in node.elts]
-        if any(isinstance(i, _Unknown) for i in items):
+        if any(isinstance(i, Unknown) for i in items):
             return UNKNOWN
         for e, i in zip(node.elts, items, strict=True):
             if isinstance(i, t.NoneType):
                 self.fail(e, "tuples cannot hold None")
         return t.TupleType(tuple(t.concrete(i) for i in items))  # type: ignore[arg-type]
-
-    def expr_Call(self, node: ast.Call) -> MaybeType:
-        name = dotted_name(node.func)
-        if name is None or self.is_local(name):
-            self.fail(node.func, "only functions can be called")
-        ref = self.fn.lookup(name)
-        if isinstance(ref, FunctionRef):
-            return self.call_function(node, ref)
-        if isinstance(ref, ExceptionRef):
-            self.fail(node, "exceptions can only be raised")
-        if isinstance(ref, TypeRef):
-            target = t.as_type(ref.type_name)
-            if not isinstance(target, t.ScalarType):
-                self.fail(node, f"{ref.type_name} cannot be called")
-            return self.cast(node, target)
-        if isinstance(ref, BuiltinRef):
-            return self.call_builtin(node, ref.name)
-        if isinstance(ref, ModuleRef):
-            self.fail(node.func, f"module {ref.name} cannot be called")
-        if isinstance(ref, Unsupported):
-            self.unsupported(node.func, ref)
-        self.fail(node.func, f"'{name}' is not a function")
-
-    def cast(self, node: ast.Call, target: t.ScalarType) -> MaybeType:
-        if node.keywords or len(node.args) != 1:
-            self.fail(node, f"{target}() takes exactly one argument")
-        arg = self.expr(node.args[0])
-        if not isinstance(arg, (_Unknown, t.ScalarType, t.WeakType)):
-            self.fail(node.args[0], f"cannot convert a {arg} to {target}")
-        return target
-
-    def call_builtin(self, node: ast.Call, name: str) -> MaybeType:
-        if name == "builtins.range":
-            self.fail(node, "range() can only be used as the iterable of a for loop")
-        if node.keywords:
-            self.fail(node, f"{name.split('.')[-1]}() takes no keyword arguments in kernels")
-        if name in CASTS:
-            return self.cast(node, CASTS[name])
-        if name == "builtins.len":
-            if len(node.args) != 1:
-                self.fail(node, "len() takes exactly one argument")
-            arg = self.expr(node.args[0])
-            if not isinstance(arg, (_Unknown, t.ArrayType, t.TupleType)):
-                self.fail(node.args[0], f"a {arg} has no len()")
-            return t.int64
-        spec = LIBRARY[name]
-        short = name.replace("builtins.", "").replace("numpy.", "np.")
-        if not spec.min_args <= len(node.args) <= spec.max_args:
-            self.fail(node, f"{short}() takes {spec.min_args}"
-                      + (f" to {spec.max_args}" if spec.max_args != spec.min_args else "")
-                      + f" arguments, got {len(node.args)}")
-        args = [self.expr(a) for a in node.args]
-        for a, at in zip(node.args, args, strict=True):
-            if not isinstance(at, (_Unknown, t.ScalarType, t.WeakType)):
-                self.fail(a, f"{short}() takes scalars, not {at}"
-                          + ("; loop over the array instead" if isinstance(at, t.ArrayType)
-                             else ""))
-        if any(isinstance(a, _Unknown) for a in args):
-            return UNKNOWN
-        if name == "math.gcd" or name == "math.ldexp":
-            for a, at in zip(node.args[1 if name == "math.ldexp" else 0:],
-                             args[1 if name == "math.ldexp" else 0:], strict=True):
-                if at.kind == "f":  # type: ignore[union-attr]
-                    self.fail(a, f"{short}() needs an integer here, not {at}")
-        return result_type(spec, args)  # type: ignore[arg-type]
-
-    def call_function(self, node: ast.Call, ref: FunctionRef) -> MaybeType:
-        callee = self.program.program.function(ref.fid)
-        bound = bind_arguments(callee, node)
-        if isinstance(bound, str):
-            self.fail(node, bound)
-        arg_types: list[t.Type] = []
-        for arg in bound:
-            at = constant_type(arg.value) if isinstance(arg, Constant) else self.expr(arg)
-            if isinstance(at, _Unknown):
-                return UNKNOWN
-            if isinstance(at, t.NoneType):
-                self.fail(node, "None cannot be passed to a function")
-            arg_types.append(t.concrete(at))
-        inst = self.program.type_instance(ref.fid, tuple(arg_types))
-        self.calls[node_key(node)] = inst.symbol
-        for param, arg in zip(callee.params, bound, strict=True):
-            if param in inst.written and isinstance(arg, ast.expr):
-                self.mark_written(arg)
-        return inst.return_type
 
 
 def _unify_return(a: t.Type, b: t.Type) -> t.Type | None:
@@ -983,8 +620,3 @@ def _walk_loop_body(body: list[ast.stmt]) -> Iterator[ast.AST]:
             stack.extend(ast.iter_child_nodes(node))
         else:
             stack.extend(node.orelse)
-
-
-def infer_types(closure: Closure) -> TypedProgram:
-    """The typing step."""
-    return ProgramTyper(closure).run()

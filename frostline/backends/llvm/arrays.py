@@ -1,0 +1,166 @@
+"""Lowering array and tuple access: attributes, element addresses, row views, tuple items."""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING
+
+from llvmlite import ir
+
+from frostline import types as t
+from frostline.backends.llvm import arith
+from frostline.backends.llvm import irtypes as lt
+from frostline.toolchain.typing.rules import constant_index, dotted_name
+
+if TYPE_CHECKING:
+    from frostline.backends.llvm.codegen import FunctionLowerer
+
+
+class ArrayLowering:
+    """Methods of ``FunctionLowerer`` (``codegen``) kept in their own module."""
+
+    def expr_Attribute(self: FunctionLowerer, node: ast.Attribute) -> ir.Value:
+        dotted = dotted_name(node)
+        if dotted is not None and dotted.split(".")[0] not in self.fn.local_names \
+                and self.fn.lookup(dotted) is not None:
+            return self.global_value(node)
+        base = self.expr(node.value)
+        bty = self.type_of(node.value)
+        assert isinstance(bty, t.ArrayType)
+        b = self.builder
+        if node.attr == "shape":
+            return self.shape_tuple(base, bty)
+        if node.attr == "ndim":
+            return ir.Constant(lt.i64, bty.ndim)
+        size = ir.Constant(lt.i64, 1)
+        for k in range(bty.ndim):
+            size = b.mul(size, b.extract_value(base, [1, k]))
+        return size
+
+    def shape_tuple(self: FunctionLowerer, arr: ir.Value, ty: t.ArrayType) -> ir.Value:
+        out = ir.Constant(ir.LiteralStructType([lt.i64] * ty.ndim), ir.Undefined)
+        for k in range(ty.ndim):
+            out = self.builder.insert_value(out, self.builder.extract_value(arr, [1, k]), k)
+        return out
+
+    def expr_Subscript(self: FunctionLowerer, node: ast.Subscript) -> ir.Value:
+        bty = self.type_of(node.value)
+        if isinstance(bty, t.TupleType):
+            k = constant_index(node.slice)
+            if k is not None:
+                return self.builder.extract_value(self.expr(node.value), k % len(bty.items))
+            return self.tuple_item(node, bty)
+        ty = self.type_of(node)
+        if isinstance(ty, t.ArrayType):
+            return self.view(node)
+        ptr = self.element_pointer(node)
+        return self.load_element(ptr, ty)  # type: ignore[arg-type]
+
+    def tuple_item(self: FunctionLowerer, node: ast.Subscript, ty: t.TupleType) -> ir.Value:
+        """``tup[i]`` with a runtime index, for tuples whose items share one type."""
+        b = self.builder
+        item = lt.value(ty.items[0])
+        slots = self.alloca(ir.ArrayType(item, len(ty.items)), "tuple.items")
+        value = self.expr(node.value)
+        for k in range(len(ty.items)):
+            b.store(b.extract_value(value, k),
+                    b.gep(slots, [ir.Constant(lt.i32, 0), ir.Constant(lt.i32, k)]))
+        ity = self.type_of(node.slice)
+        index = arith.cast(self, self.expr(node.slice), ity, t.int64)
+        size = ir.Constant(lt.i64, len(ty.items))
+        if t.concrete(ity).kind == "i":  # type: ignore[union-attr]
+            index = b.select(b.icmp_signed("<", index, ir.Constant(lt.i64, 0)),
+                             b.add(index, size), index)
+        self.raise_if(b.icmp_unsigned(">=", index, size), "IndexError",
+                      "tuple index out of range")
+        return b.load(b.gep(slots, [ir.Constant(lt.i64, 0), index]))
+
+    def load_element(self: FunctionLowerer, ptr: ir.Value, ty: t.ScalarType) -> ir.Value:
+        value = self.builder.load(ptr)
+        if ty.is_bool:
+            return self.builder.icmp_unsigned("!=", value, ir.Constant(lt.i8, 0))
+        return value
+
+    def store_element(self: FunctionLowerer, ptr: ir.Value, value: ir.Value,
+                      ty: t.ScalarType) -> None:
+        if ty.is_bool:
+            value = self.builder.zext(value, lt.i8)
+        self.builder.store(value, ptr)
+
+    def indices(self: FunctionLowerer,
+                node: ast.Subscript) -> tuple[ir.Value, t.ArrayType, list[ir.Value]]:
+        """The array and its wrapped (and, with boundscheck, checked) int64 indices."""
+        arr = self.expr(node.value)
+        aty = self.type_of(node.value)
+        assert isinstance(aty, t.ArrayType)
+        exprs = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        b = self.builder
+        result = []
+        for k, index in enumerate(exprs):
+            ity = t.concrete(self.type_of(index))
+            idx = arith.cast(self, self.expr(index), ity, t.int64)
+            extent = b.extract_value(arr, [1, k])
+            known = constant_index(index)
+            if ity.kind == "i" and (known is None or known < 0):  # type: ignore[union-attr]
+                negative = b.icmp_signed("<", idx, ir.Constant(lt.i64, 0))
+                idx = b.select(negative, b.add(idx, extent), idx)
+            if self.boundscheck:
+                self.raise_if(b.icmp_unsigned(">=", idx, extent), "IndexError",
+                              f"index out of bounds for axis {k}")
+            result.append(idx)
+        return arr, aty, result
+
+    def strides(self: FunctionLowerer, arr: ir.Value, aty: t.ArrayType) -> list[ir.Value]:
+        """Byte strides: derived from the shape for C and F layouts, so LLVM sees them."""
+        b = self.builder
+        itemsize = ir.Constant(lt.i64, aty.dtype.itemsize)
+        n = aty.ndim
+        if aty.layout == "A" or n == 0:
+            return [b.extract_value(arr, [2, k]) for k in range(n)]
+        strides: list[ir.Value] = [itemsize] * n
+        order = range(n - 2, -1, -1) if aty.layout == "C" else range(1, n)
+        for k in order:
+            prev = k + 1 if aty.layout == "C" else k - 1
+            strides[k] = b.mul(strides[prev], b.extract_value(arr, [1, prev]), flags=("nsw",))
+        return strides
+
+    def address(self: FunctionLowerer, arr: ir.Value, aty: t.ArrayType,
+                idx: list[ir.Value]) -> ir.Value:
+        b = self.builder
+        data = b.extract_value(arr, 0)
+        if aty.layout in "CF" and len(idx) == aty.ndim:
+            # Linear element index, so the vectoriser sees unit strides.
+            dims = list(range(aty.ndim)) if aty.layout == "C" else list(
+                range(aty.ndim - 1, -1, -1))
+            linear = idx[dims[0]]
+            for k in dims[1:]:
+                linear = b.add(b.mul(linear, b.extract_value(arr, [1, k]), flags=("nsw",)),
+                               idx[k], flags=("nsw",))
+            return b.gep(data, [linear], inbounds=True)
+        strides = self.strides(arr, aty)
+        offset = ir.Constant(lt.i64, 0)
+        for k, i in enumerate(idx):
+            offset = b.add(offset, b.mul(i, strides[k], flags=("nsw",)), flags=("nsw",))
+        raw = b.gep(b.bitcast(data, lt.i8p), [offset], inbounds=True)
+        return b.bitcast(raw, data.type)
+
+    def element_pointer(self: FunctionLowerer, node: ast.Subscript) -> ir.Value:
+        arr, aty, idx = self.indices(node)
+        return self.address(arr, aty, idx)
+
+    def view(self: FunctionLowerer, node: ast.Subscript) -> ir.Value:
+        """``a[i]`` of a 2-D array: a row view sharing a's memory."""
+        arr, aty, idx = self.indices(node)
+        b = self.builder
+        full = idx + [ir.Constant(lt.i64, 0)] * (aty.ndim - len(idx))
+        ptr = self.address(arr, aty.with_layout("A") if aty.layout == "F" else aty, full)
+        vty = self.type_of(node)
+        assert isinstance(vty, t.ArrayType)
+        strides = self.strides(arr, aty)
+        out = ir.Constant(lt.array(vty), ir.Undefined)
+        out = b.insert_value(out, ptr, 0)
+        for k in range(vty.ndim):
+            src = len(idx) + k
+            out = b.insert_value(out, b.extract_value(arr, [1, src]), [1, k])
+            out = b.insert_value(out, strides[src], [2, k])
+        return out

@@ -1,0 +1,84 @@
+"""Lowering calls: program functions, casts, ``len`` and library functions."""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING
+
+from llvmlite import ir
+
+from frostline import types as t
+from frostline.backends.llvm import arith
+from frostline.backends.llvm import irtypes as lt
+from frostline.backends.llvm.library import float_to_int, lower_call, work_type
+from frostline.stages.ast import BuiltinRef, Constant, TypeRef
+from frostline.stages.typed import node_key
+from frostline.toolchain.library import CASTS, LIBRARY
+from frostline.toolchain.typing.rules import bind_arguments, constant_type, dotted_name
+
+if TYPE_CHECKING:
+    from frostline.backends.llvm.codegen import FunctionLowerer
+
+
+class CallLowering:
+    """Methods of ``FunctionLowerer`` (``codegen``) kept in their own module."""
+
+    def expr_Call(self: FunctionLowerer, node: ast.Call) -> ir.Value:
+        key = node_key(node)
+        symbol = self.typed.call_target_map.get(key)
+        if symbol is not None:
+            return self.call_function(node, symbol)
+        ref = self.fn.lookup(dotted_name(node.func) or "")
+        ty = self.type_of(node)
+        if isinstance(ref, TypeRef) or (isinstance(ref, BuiltinRef) and ref.name in CASTS):
+            arg = node.args[0]
+            value, aty = self.expr(arg), self.type_of(arg)
+            if isinstance(ref, BuiltinRef) and ref.name == "builtins.int" \
+                    and t.concrete(aty).kind == "f":  # type: ignore[union-attr]
+                return float_to_int(self, value)
+            return arith.cast(self, value, aty, ty)
+        assert isinstance(ref, BuiltinRef)
+        if ref.name == "builtins.len":
+            arg = node.args[0]
+            aty = self.type_of(arg)
+            if isinstance(aty, t.TupleType):
+                return ir.Constant(lt.i64, len(aty.items))
+            return self.builder.extract_value(self.expr(arg), [1, 0])
+        assert ref.name in LIBRARY
+        arg_types = [self.type_of(a) for a in node.args]
+        work = work_type(ref.name, arg_types, ty)
+        args = [arith.cast(self, self.expr(a), at, work)
+                for a, at in zip(node.args, arg_types, strict=True)]
+        if ref.name == "math.ldexp":
+            args[1] = arith.cast(self, self.expr(node.args[1]), arg_types[1], t.int64)
+            args[0] = arith.cast(self, self.expr(node.args[0]), arg_types[0], t.float64)
+        result = lower_call(self, ref.name, args, work, ty)
+        result_ty = t.int64 if ref.name in ("math.floor", "math.ceil", "math.trunc",
+                                            "builtins.round") and work.is_float else work
+        if LIBRARY[ref.name].result == "bool":
+            result_ty = t.bool_
+        return arith.cast(self, result, result_ty, ty)
+
+    def call_function(self: FunctionLowerer, node: ast.Call, symbol: str) -> ir.Value:
+        callee_typed = self.mod.typed.instance(symbol)
+        callee = self.mod.typed.closure.program.function(callee_typed.fid)
+        bound = bind_arguments(callee, node)
+        assert not isinstance(bound, str)
+        args = []
+        for arg, pty in zip(bound, callee_typed.arg_types, strict=True):
+            if isinstance(arg, Constant):
+                cty = constant_type(arg.value)
+                args.append(arith.cast(self, self.constant(arg.value, cty), cty, pty))
+            else:
+                args.append(arith.cast(self, self.expr(arg), self.type_of(arg), pty))
+        ret_ty = callee_typed.return_type
+        out = self.alloca(lt.value(ret_ty), "call.out")
+        status = self.builder.call(self.mod.functions[symbol], [out, self.stack_base, *args])
+        failed = self.builder.icmp_signed("!=", status, ir.Constant(lt.i32, 0))
+        fail = self.func.append_basic_block("call.failed")
+        ok = self.func.append_basic_block("call.ok")
+        self.builder.cbranch(failed, fail, ok)
+        with self.builder.goto_block(fail):
+            self.builder.ret(status)
+        self.builder.position_at_end(ok)
+        return self.builder.load(out)

@@ -1,0 +1,135 @@
+"""Lowering ``for`` and ``while`` loops, ``break`` and ``continue``."""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING
+
+from llvmlite import ir
+
+from frostline import types as t
+from frostline.backends.llvm import arith
+from frostline.backends.llvm import irtypes as lt
+from frostline.toolchain.typing.rules import constant_index
+
+if TYPE_CHECKING:
+    from frostline.backends.llvm.codegen import FunctionLowerer
+
+
+class Loop:
+    """Where ``continue`` and ``break`` go in the innermost loop."""
+
+    def __init__(self, cont: ir.Block, brk: ir.Block):
+        self.cont = cont
+        self.brk = brk
+
+
+class LoopLowering:
+    """Methods of ``FunctionLowerer`` (``codegen``) kept in their own module."""
+
+    def stmt_While(self: FunctionLowerer, node: ast.While) -> None:
+        head = self.func.append_basic_block("while.cond")
+        body = self.func.append_basic_block("while.body")
+        orelse = self.func.append_basic_block("while.else")
+        end = self.func.append_basic_block("while.end")
+        self.builder.branch(head)
+        self.builder.position_at_end(head)
+        cond = self.condition(node.test)
+        self.builder.cbranch(cond, body, orelse)
+        self.loop_body(node.body, body, Loop(head, end), head)
+        self.builder.position_at_end(orelse)
+        self.block(node.orelse)
+        if not self.terminated():
+            self.builder.branch(end)
+        self.builder.position_at_end(end)
+
+    def loop_body(self: FunctionLowerer, stmts: list[ast.stmt], block: ir.Block, loop: Loop,
+                  next_block: ir.Block) -> None:
+        before = set(self.assigned)
+        self.loops.append(loop)
+        self.builder.position_at_end(block)
+        self.block(stmts)
+        if not self.terminated():
+            self.builder.branch(next_block)
+        self.loops.pop()
+        self.assigned = before
+
+    def stmt_For(self: FunctionLowerer, node: ast.For) -> None:
+        call = node.iter
+        assert isinstance(call, ast.Call)
+        args = [arith.cast(self, self.expr(a), self.type_of(a), t.int64) for a in call.args]
+        zero, one = ir.Constant(lt.i64, 0), ir.Constant(lt.i64, 1)
+        start, stop, step = (zero, args[0], one) if len(args) == 1 else (
+            (args[0], args[1], one) if len(args) == 2 else tuple(args))
+        known_step = constant_index(call.args[2]) if len(call.args) == 3 else 1
+        b = self.builder
+        if known_step is None:
+            self.raise_if(b.icmp_signed("==", step, zero), "ValueError",
+                          "range() arg 3 must not be zero")
+        elif known_step == 0:
+            self.fail(call.args[2], "range() arg 3 must not be zero")
+        unit = known_step in (1, -1)
+        # Steps of +-1 run a signed counter, which cannot overflow (i < stop <= INT64_MAX
+        # before i + 1) and tells LLVM that i only grows: index wrap-around checks fold.
+        # Other steps count trips, so ranges near the int64 limits end as in Python.
+        trips = None if unit else self.trip_count(start, stop, step, known_step)
+        counter = self.alloca(lt.i64, "range.k")
+        b.store(start if unit else zero, counter)
+        head = self.func.append_basic_block("for.cond")
+        body = self.func.append_basic_block("for.body")
+        incr = self.func.append_basic_block("for.incr")
+        orelse = self.func.append_basic_block("for.else")
+        end = self.func.append_basic_block("for.end")
+        b.branch(head)
+        b.position_at_end(head)
+        k = b.load(counter)
+        if unit:
+            more = b.icmp_signed("<" if known_step == 1 else ">", k, stop)
+        else:
+            more = b.icmp_unsigned("<", k, trips)
+        b.cbranch(more, body, orelse)
+        b.position_at_end(body)
+        before = set(self.assigned)
+        i = k if unit else b.add(start, b.mul(k, step))
+        self.store(node.target, i, t.int64)
+        self.loop_body(node.body, body, Loop(incr, end), incr)
+        self.assigned = before  # the loop may not run at all
+        b.position_at_end(incr)
+        if unit:
+            b.store(b.add(b.load(counter), step, flags=("nsw",)), counter)
+        else:  # k < trips <= 2**64 - 1, so the increment never wraps
+            b.store(b.add(b.load(counter), one, flags=("nuw",)), counter)
+        b.branch(head)
+        b.position_at_end(orelse)
+        self.block(node.orelse)
+        if not self.terminated():
+            b.branch(end)
+        b.position_at_end(end)
+
+    def trip_count(self: FunctionLowerer, start: ir.Value, stop: ir.Value, step: ir.Value,
+                   known_step: int | None) -> ir.Value:
+        """How many times ``range(start, stop, step)`` runs, computed without overflow.
+
+        The loop then counts k = 0, 1, ... and derives i = start + k * step, so
+        ranges that end near the int64 limits terminate as in Python.
+        """
+        b = self.builder
+        zero, one = ir.Constant(lt.i64, 0), ir.Constant(lt.i64, 1)
+
+        def count(lo: ir.Value, hi: ir.Value, stride: ir.Value) -> ir.Value:
+            # lo < hi: (hi - lo - 1) // stride + 1 in unsigned arithmetic.
+            span = b.sub(b.sub(hi, lo), one)
+            return b.select(b.icmp_signed("<", lo, hi), b.add(b.udiv(span, stride), one), zero)
+
+        if known_step is not None and known_step > 0:
+            return count(start, stop, step)
+        if known_step is not None:
+            return count(stop, start, b.sub(zero, step))
+        return b.select(b.icmp_signed(">", step, zero), count(start, stop, step),
+                        count(stop, start, b.sub(zero, step)))
+
+    def stmt_Break(self: FunctionLowerer, node: ast.Break) -> None:
+        self.builder.branch(self.loops[-1].brk)
+
+    def stmt_Continue(self: FunctionLowerer, node: ast.Continue) -> None:
+        self.builder.branch(self.loops[-1].cont)
