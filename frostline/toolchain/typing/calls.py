@@ -51,9 +51,6 @@ class CallTyping:
     def is_local(self, name: str) -> bool:
         raise NotImplementedError
 
-    def mark_written(self, array_node: ast.expr) -> None:
-        raise NotImplementedError
-
     def expr_Call(self, node: ast.Call) -> MaybeType:
         name = dotted_name(node.func)
         if name is None or self.is_local(name):
@@ -134,7 +131,4 @@ class CallTyping:
             arg_types.append(t.concrete(at))
         inst = self.program.type_instance(ref.fid, tuple(arg_types))
         self.calls[node_key(node)] = inst.symbol
-        for param, arg in zip(callee.params, bound, strict=True):
-            if param in inst.written and isinstance(arg, ast.expr):
-                self.mark_written(arg)
         return inst.return_type

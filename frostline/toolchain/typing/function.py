@@ -74,7 +74,6 @@ class FunctionTyper(CallTyping):
         self.params = set(fn.params)
         self.env: dict[str, t.Type] = dict(zip(fn.params, inst.arg_types, strict=True))
         self.declared: dict[str, t.Type] = {}
-        self.origins: dict[str, frozenset[str]] = {p: frozenset([p]) for p in fn.params}
         self.loop_depth = 0
 
     def fail(self, node: ast.AST, message: str) -> NoReturn:
@@ -87,15 +86,14 @@ class FunctionTyper(CallTyping):
 
     def run(self) -> None:
         for _ in range(MAX_ROUNDS):
-            snapshot = (dict(self.env), dict(self.origins))
+            snapshot = dict(self.env)
             self.exprs: dict = {}
             self.calls: dict = {}
             self.returns: list[t.Type] = []
             self.value_returns = 0
-            self.written: set[str] = set()
             self.unknown: list[ast.AST] = []
             self.block(self.fn.tree.body)
-            if (self.env, self.origins) == snapshot:
+            if self.env == snapshot:
                 break
         else:
             self.fail(self.fn.tree, "the types of the local variables do not settle")
@@ -127,7 +125,6 @@ class FunctionTyper(CallTyping):
         self.inst.locals = {k: v for k, v in self.env.items() if args.get(k) != v}
         self.inst.exprs = self.exprs
         self.inst.calls = self.calls
-        self.inst.written = frozenset(w for w in self.written if w in self.params)
         self.inst.unknown_nodes = self.unknown
 
     # --- statements -------------------------------------------------------------------
@@ -338,32 +335,6 @@ class FunctionTyper(CallTyping):
             self.fail(value_node, f"variable '{name}' is assigned values of incompatible "
                       f"types {current} and {t.concrete(value)}")
         self.env[name] = unified
-        if isinstance(value, t.ArrayType):
-            self.origins[name] = self.origins.get(name, frozenset()) | self.array_origins(
-                value_node)
-
-    def array_origins(self, node: ast.AST) -> frozenset[str]:
-        """Which parameters (or frozen globals) an array expression may view."""
-        if isinstance(node, ast.Name):
-            if node.id in self.env:
-                return self.origins.get(node.id, frozenset())
-            return frozenset([f"global {node.id}"])
-        if isinstance(node, ast.Subscript):
-            return self.array_origins(node.value)
-        if isinstance(node, ast.IfExp):
-            return self.array_origins(node.body) | self.array_origins(node.orelse)
-        if isinstance(node, ast.Tuple):
-            return frozenset().union(*(self.array_origins(e) for e in node.elts))
-        if isinstance(node, ast.Attribute):
-            return frozenset([f"global {dotted_name(node)}"])
-        return frozenset()
-
-    def mark_written(self, array_node: ast.expr) -> None:
-        for origin in self.array_origins(array_node):
-            if origin.startswith("global "):
-                self.fail(array_node, f"'{origin[7:]}' is a global array frozen into the "
-                          "compiled code and cannot be written")
-            self.written.add(origin)
 
     def condition(self, node: ast.expr) -> None:
         kind = self.expr(node)
@@ -497,8 +468,6 @@ class FunctionTyper(CallTyping):
             self.fail(node.value, f"{base} cannot be indexed")
         if len(indices) > base.ndim:
             self.fail(node.slice, f"too many indices for a {base.ndim}-dimensional array")
-        if store:
-            self.mark_written(node.value)
         if len(indices) == base.ndim:
             return base.dtype
         layout = "C" if base.layout == "C" else "A"

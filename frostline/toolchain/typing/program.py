@@ -24,6 +24,7 @@ from frostline.toolchain.typing.rules import (
     can_cast,
     located_error,
 )
+from frostline.toolchain.writes import InstanceTypes, written_parameters
 
 
 @attrs.define
@@ -35,7 +36,6 @@ class _Instance:
     locals: dict[str, t.Type] = attrs.Factory(dict)
     exprs: dict = attrs.Factory(dict)
     calls: dict = attrs.Factory(dict)
-    written: frozenset[str] = frozenset()
     unknown_nodes: list[ast.AST] = attrs.Factory(list)
 
 
@@ -81,6 +81,8 @@ class ProgramTyper:
         if sig.return_type is not None and not can_cast(root.return_type, sig.return_type):
             raise located_error(entry, entry.tree, f"{entry.name}() returns {root.return_type}, "
                                 f"which cannot be converted to the declared {sig.return_type}")
+        writes = written_parameters(self.program, [
+            InstanceTypes(i.fid, i.symbol, i.arg_types, i.exprs, i.calls) for i in live])
         functions = tuple(
             TypedFunction(
                 fid=i.fid, symbol=i.symbol, arg_types=i.arg_types,
@@ -88,7 +90,7 @@ class ProgramTyper:
                              else t.concrete(i.return_type)),  # type: ignore[arg-type]
                 locals=tuple(sorted(i.locals.items())),
                 expr_types=tuple(i.exprs.items()), call_targets=tuple(i.calls.items()),
-                written_params=tuple(sorted(i.written)))
+                written_params=tuple(sorted(writes[i.symbol].written)))
             for i in live)
         return TypedProgram(self.closure, root.symbol, functions)
 
@@ -116,10 +118,10 @@ class ProgramTyper:
             return inst
         self.seen.add(key)
         self.active.add(key)
-        before = (inst.return_type, inst.written)
+        before = inst.return_type
         FunctionTyper(self, self.program.function(fid), inst).run()
         self.active.discard(key)
-        if (inst.return_type, inst.written) != before:
+        if inst.return_type != before:
             self.changed = True
         return inst
 
