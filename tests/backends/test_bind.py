@@ -241,17 +241,26 @@ def fill(buf, value):
         buf[i] = value
 
 
-def test_a_bound_buffer_cannot_be_resized_while_the_bound_call_lives():
+def test_a_bound_array_cannot_be_resized_while_the_bound_call_lives():
     exe = fl.jit(fill).compile("uint8[::1], uint8")
-    data = bytearray(4)
+    data = np.zeros(4, np.uint8)
     bound = exe.bind(data, 7)
     bound()
-    assert data == bytearray(b"\x07" * 4)
-    with pytest.raises(BufferError):
-        data.extend(b"more")  # would move the memory the bound call points to
+    assert bytes(data) == b"\x07" * 4
+    with pytest.raises(ValueError, match="cannot resize"):
+        data.resize(8)  # would move the memory the bound call points to
     del bound
     gc.collect()
-    data.extend(b"more")
+    data.resize(8)
+
+
+def test_other_buffer_exporters_are_refused_as_by_a_call():
+    exe = fl.jit(fill).compile("uint8[::1], uint8")
+    for buffer in (bytearray(4), memoryview(bytearray(4)), __import__("array").array("B", b"ab")):
+        with pytest.raises(TypeError, match="must be a uint8\\[::1\\] array, not"):
+            exe(buffer, 7)
+        with pytest.raises(TypeError, match="must be a uint8\\[::1\\] array, not"):
+            exe.bind(buffer, 7)
 
 
 # -- bad arguments: the errors of a call, at bind time -------------------------------------

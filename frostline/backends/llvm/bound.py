@@ -26,6 +26,8 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from frostline import types as t
 from frostline.stages.executable import BoundCall, EntryABI, Executable
 
@@ -116,8 +118,15 @@ _release_buffer = _api("PyBuffer_Release", None, ctypes.POINTER(PyBuffer))
 
 def native_values(value: object, ty: t.Type, written: bool) -> tuple[object, ...]:
     """What the entry reads from ``value`` for a parameter of type ``ty``, as the values of
-    its ``packed_field``; an exception where the entry takes its slow path."""
+    its ``packed_field``; an exception where the entry takes its slow path.
+
+    The entry takes arrays only from NumPy arrays, floats from floats and ints, ints
+    from ints (``wrapper.EntryEmitter.unbox``); everything else goes to its argument
+    reporter, which converts what the rules accept or raises.
+    """
     if isinstance(ty, t.ArrayType):
+        if not isinstance(value, np.ndarray):
+            raise TypeError("not a NumPy array")
         return _buffer_values(value, ty, written)
     assert isinstance(ty, t.ScalarType)
     if ty.is_bool:
@@ -125,8 +134,12 @@ def native_values(value: object, ty: t.Type, written: bool) -> tuple[object, ...
             return (value,)
         raise TypeError("not a bool")
     if ty.is_float:
+        if not isinstance(value, (float, int)):
+            raise TypeError("not a float or int")
         number = _as_double(value)
         return (ctypes.c_float(number).value if ty.bits == 32 else number,)  # C's rounding
+    if not isinstance(value, int):
+        raise TypeError("not an int")
     if ty.kind == "u" and ty.bits == 64:
         return (_as_unsigned_long_long(value),)
     number = _as_long_long(value)

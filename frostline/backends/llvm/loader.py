@@ -27,6 +27,9 @@ from frostline.stages.executable import EntryABI, Executable, ObjectCode
 __all__ = ["IncompatibleTargetError", "check_target", "load"]
 
 METH_FASTCALL = 0x80
+#: The smallest int whose conversion to float overflows (2**1024 rounds to infinity
+#: from 2**1024 - 2**970 up).
+_FLOAT_LIMIT = (1 << 1024) - (1 << 970)
 
 
 class _PyMethodDef(ctypes.Structure):
@@ -106,17 +109,19 @@ def _executable(code: ObjectCode, address: Callable[[str], int], keepalive: obje
     entry, vectorcall = address(abi.symbol), address(abi.vectorcall_symbol)
     guard = address(abi.guard_symbol) if abi.guarded else 0
     native, owner = make_builtin(entry, abi, keepalive=keepalive)
-    reporter, errors, _ = owner
+    reporter, errors, _, _ = owner
     binder = Binder(abi, address(abi.bound_symbol), reporter.normalise, errors)
     return Executable(code, native, keepalive, vectorcall, owner, guard, binder)
 
 
 def make_builtin(address: int, abi: EntryABI, keepalive: object
-                 ) -> tuple[Callable[..., object], tuple[ArgumentReporter, ErrorReporter, object]]:
+                 ) -> tuple[Callable[..., object],
+                            tuple[ArgumentReporter, ErrorReporter, object, type]]:
     """A builtin function calling the METH_FASTCALL entry at ``address``, and its ``self``.
 
-    ``self`` (the owner tuple) holds the slow-path reporters and keeps the
-    method definition and the linked code alive.
+    ``self`` (the owner tuple) holds the slow-path reporters, keeps the method
+    definition and the linked code alive, and gives the entry ``numpy.ndarray``
+    (``wrapper.OWNER_NDARRAY``), the type array arguments must have.
     """
     name = abi.function_name.encode()
     doc = f"{abi.as_text()}\n\nCompiled by frostline.".encode()
@@ -124,7 +129,7 @@ def make_builtin(address: int, abi: EntryABI, keepalive: object
     slot: list[Callable[..., object]] = []
     reporter = ArgumentReporter(abi, slot)
     errors = ErrorReporter(abi)
-    owner = (reporter, errors, (method, name, doc, keepalive))
+    owner = (reporter, errors, (method, name, doc, keepalive), np.ndarray)
     builtin = _new_builtin(ctypes.addressof(method), owner, None)
     slot.append(builtin)
     return builtin, owner
@@ -220,8 +225,14 @@ def check_argument(func: str, param: str, ty: t.Type, value: object, written: bo
             return bool(value)
         raise TypeError(f"{where} must be bool, not {type(value).__name__}")
     if ty.is_float:
-        if isinstance(value, (float, int, np.floating, np.integer)):
+        if isinstance(value, int):  # the entry reads ints (and bools) itself
+            if abs(value) >= _FLOAT_LIMIT:
+                raise OverflowError(f"{where} is an int too large to convert to {ty}")
             return value
+        if isinstance(value, float):
+            return value
+        if isinstance(value, (np.floating, np.integer)):
+            return float(value)  # the entry reads Python numbers only
         raise TypeError(f"{where} must be {ty}, not {type(value).__name__}")
     if isinstance(value, (float, np.floating)):
         raise TypeError(f"{where} must be {ty}, not {type(value).__name__}")

@@ -41,9 +41,16 @@ PY_BUFFER = ir.LiteralStructType([
     lt.i64.as_pointer(), lt.i64.as_pointer(), lt.i64.as_pointer(), lt.i8p,
 ])
 _BUF_DATA, _BUF_ITEMSIZE, _BUF_NDIM, _BUF_FORMAT, _BUF_SHAPE, _BUF_STRIDES = 0, 3, 5, 6, 7, 8
+#: PyObject.ob_type, PyTypeObject.tp_flags (64-bit CPython 3.11, as ``_vectorcall`` checks)
+#: and the flag every int (and bool) type carries.
+_OB_TYPE, _TP_FLAGS, _TPFLAGS_LONG_SUBCLASS = 8, 168, 1 << 24
+#: The owner tuple of an entry (``loader.make_builtin``): argument reporter, error
+#: reporter, what keeps the code alive, and ``numpy.ndarray``.
+OWNER_NDARRAY = 3
 
 _API: dict[str, tuple[ir.Type, list[ir.Type]]] = {
     "PyFloat_AsDouble": (lt.f64, [PyObject]),
+    "PyType_IsSubtype": (lt.i32, [PyObject, PyObject]),
     "PyLong_AsLongLong": (lt.i64, [PyObject]),
     "PyLong_AsUnsignedLongLong": (lt.i64, [PyObject]),
     "PyErr_Occurred": (PyObject, []),
@@ -228,6 +235,7 @@ class EntryEmitter(CallEmitter):
             false = b.icmp_unsigned("==", obj, self.data_symbol("_Py_FalseStruct"))
             self.fail_to_slow(b.not_(b.or_(true, false)))
             return true
+        self.fail_to_slow(b.not_(self.is_int(obj)))
         getter = "PyLong_AsUnsignedLongLong" if ty.kind == "u" and ty.bits == 64 \
             else "PyLong_AsLongLong"
         value = self.call(getter, obj)
@@ -240,11 +248,34 @@ class EntryEmitter(CallEmitter):
             value = b.trunc(value, ir.IntType(ty.bits))
         return value
 
-    def unbox_float(self, obj: ir.Value) -> ir.Value:
-        """An exact float is read in place (ob_fval); anything else goes through the API."""
+    def is_int(self, obj: ir.Value) -> ir.Value:
+        """Whether ``obj`` is an int (a bool, or an int subclass, too)."""
         b = self.builder
-        obj_type = load_at(b, obj, 8, lt.i8p)
-        exact = b.icmp_unsigned("==", obj_type, self.data_symbol("PyFloat_Type"))
+        flags = load_at(b, load_at(b, obj, _OB_TYPE, lt.i8p), _TP_FLAGS, lt.i64)
+        return b.icmp_unsigned("!=", b.and_(flags, ir.Constant(lt.i64, _TPFLAGS_LONG_SUBCLASS)),
+                               ir.Constant(lt.i64, 0))
+
+    def require_type(self, obj: ir.Value, cls: ir.Value) -> None:
+        """Take the slow path unless ``obj`` is an instance of ``cls`` (or a subclass)."""
+        b = self.builder
+        obj_type = load_at(b, obj, _OB_TYPE, lt.i8p)
+        exact = self.func.append_basic_block("type.exact")
+        other = self.func.append_basic_block("type.other")
+        b.cbranch(b.icmp_unsigned("==", obj_type, cls), exact, other)
+        b.position_at_end(other)
+        self.fail_to_slow(b.icmp_signed("==", self.call("PyType_IsSubtype", obj_type, cls),
+                                        ir.Constant(lt.i32, 0)))
+        b.branch(exact)
+        b.position_at_end(exact)
+
+    def unbox_float(self, obj: ir.Value) -> ir.Value:
+        """An exact float is read in place (ob_fval); an int or a float subclass goes
+        through the API; anything else (NumPy scalars, objects with ``__float__``) takes
+        the slow path, which converts what the argument rules accept."""
+        b = self.builder
+        obj_type = load_at(b, obj, _OB_TYPE, lt.i8p)
+        float_type = self.data_symbol("PyFloat_Type")
+        exact = b.icmp_unsigned("==", obj_type, float_type)
         fast = self.func.append_basic_block("float.exact")
         other = self.func.append_basic_block("float.other")
         done = self.func.append_basic_block("float.done")
@@ -253,6 +284,9 @@ class EntryEmitter(CallEmitter):
         direct = load_at(b, obj, 16, lt.f64)
         b.branch(done)
         b.position_at_end(other)
+        subclass = b.icmp_signed("!=", self.call("PyType_IsSubtype", obj_type, float_type),
+                                 ir.Constant(lt.i32, 0))
+        self.fail_to_slow(b.not_(b.or_(self.is_int(obj), subclass)))
         converted = self.call("PyFloat_AsDouble", obj)
         self.fail_to_slow(self.error_set(converted, ir.Constant(lt.f64, -1.0)))
         other_end = b.block
@@ -264,7 +298,11 @@ class EntryEmitter(CallEmitter):
         return value
 
     def unbox_array(self, obj: ir.Value, ty: t.ArrayType, writable: bool) -> ir.Value:
+        """A NumPy array (or subclass) through the buffer protocol; other exporters
+        (bytes, memoryview, array.array) take the slow path, which refuses them."""
         b = self.builder
+        self.require_type(obj, load_at(b, self.self_obj, _TUPLE_ITEMS + 8 * OWNER_NDARRAY,
+                                       PyObject))
         buf = self.alloca(PY_BUFFER)
         rc = self.call("PyObject_GetBuffer", obj, buf,
                        ir.Constant(lt.i32, buffer_flags(ty, writable)))
