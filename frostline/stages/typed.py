@@ -37,6 +37,8 @@ class TypedFunction:
     expr_types: tuple[tuple[NodeKey, Type], ...]
     call_targets: tuple[tuple[NodeKey, str], ...]
     written_params: tuple[str, ...]
+    #: The exact values of constant expressions (``10**19 - 1``), by node.
+    constants: tuple[tuple[NodeKey, object], ...] = ()
 
     @functools.cached_property
     def expr_type_map(self) -> dict[NodeKey, Type]:
@@ -45,6 +47,10 @@ class TypedFunction:
     @functools.cached_property
     def call_target_map(self) -> dict[NodeKey, str]:
         return dict(self.call_targets)
+
+    @functools.cached_property
+    def constant_map(self) -> dict[NodeKey, object]:
+        return dict(self.constants)
 
     @functools.cached_property
     def local_map(self) -> dict[str, Type]:

@@ -25,6 +25,8 @@ from frostline.stages.executable import RaisedError
 from frostline.stages.typed import TypedFunction, TypedProgram, node_key
 from frostline.toolchain.typing.rules import dotted_name
 
+_NOT_FOLDED = object()
+
 
 class ModuleLowerer:
     """Owns the LLVM module: functions, externs, helpers, constants and the error table."""
@@ -349,6 +351,10 @@ class FunctionLowerer(ArrayLowering, CallLowering, LoopLowering):
         return arith.truth(self, self.expr(node), self.type_of(node))
 
     def expr(self, node: ast.expr) -> ir.Value:
+        if type(node) in (ast.BinOp, ast.UnaryOp):
+            folded = self.typed.constant_map.get(node_key(node), _NOT_FOLDED)
+            if folded is not _NOT_FOLDED:  # a constant expression, evaluated exactly
+                return self.constant(folded, self.type_of(node))
         return getattr(self, f"expr_{type(node).__name__}")(node)  # type: ignore[no-any-return]
 
     def expr_Constant(self, node: ast.Constant) -> ir.Value:

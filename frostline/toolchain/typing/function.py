@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
@@ -25,6 +25,7 @@ from frostline.stages.ast import (
 )
 from frostline.stages.typed import node_key
 from frostline.toolchain.typing.calls import CallTyping
+from frostline.toolchain.typing.folding import TooLarge, fold
 from frostline.toolchain.typing.rules import (
     INT64_MAX,
     INT64_MIN,
@@ -75,6 +76,8 @@ class FunctionTyper(CallTyping):
         self.env: dict[str, t.Type] = dict(zip(fn.params, inst.arg_types, strict=True))
         self.declared: dict[str, t.Type] = {}
         self.loop_depth = 0
+        #: > 0 while typing the operands of a folded constant expression.
+        self.folding = 0
 
     def fail(self, node: ast.AST, message: str) -> NoReturn:
         raise located_error(self.fn, node, message)
@@ -88,6 +91,7 @@ class FunctionTyper(CallTyping):
         for _ in range(MAX_ROUNDS):
             snapshot = dict(self.env)
             self.exprs: dict = {}
+            self.constants: dict = {}
             self.calls: dict = {}
             self.returns: list[t.Type] = []
             self.value_returns = 0
@@ -124,6 +128,7 @@ class FunctionTyper(CallTyping):
         args = dict(zip(self.fn.params, self.inst.arg_types, strict=True))
         self.inst.locals = {k: v for k, v in self.env.items() if args.get(k) != v}
         self.inst.exprs = self.exprs
+        self.inst.constants = self.constants
         self.inst.calls = self.calls
         self.inst.unknown_nodes = self.unknown
 
@@ -352,7 +357,10 @@ class FunctionTyper(CallTyping):
         method = getattr(self, f"expr_{kind.__name__}", None)
         if method is None:
             self.fail(node, f"'{kind.__name__}' expressions are not supported in kernels")
-        result = method(node)
+        if kind in (ast.BinOp, ast.UnaryOp) and not self.folding:
+            result = self.constant_expression(node, method)
+        else:
+            result = method(node)
         if isinstance(result, Unknown):
             self.unknown.append(node)
         else:
@@ -368,12 +376,41 @@ class FunctionTyper(CallTyping):
         self.check_int64(node, node.value)
         return constant_type(node.value)
 
+    def constant_expression(self, node: ast.expr,
+                            method: Callable[[ast.expr], MaybeType]) -> MaybeType:
+        """Type ``node``; when it is a constant expression, record its exact value too."""
+        try:
+            folded = fold(self.fn, node)
+        except TooLarge:
+            self.fail(node, "integer constant expression does not fit in int64 (its value "
+                      "has more than 4096 bits)")
+        if folded is None:
+            return method(node)
+        self.folding += 1
+        try:
+            result = method(node)
+        finally:
+            self.folding -= 1
+        value = folded[0]
+        if isinstance(result, (t.ScalarType, t.WeakType)) and t.concrete(result).kind in "iu":
+            text = ast.unparse(node)
+            shown = text if len(text) <= 60 else text[:57] + "..."
+            self.check_int64(node, value, f"integer constant expression {shown} =")
+        self.constants[node_key(node)] = value
+        return result
+
     def check_int64(self, node: ast.AST, value: object, what: str = "integer literal") -> None:
+        if self.folding:
+            return  # an operand of a constant expression: only its value must fit
         if type(value) is int and not INT64_MIN <= value <= INT64_MAX:
             self.fail(node, f"{what} {value} does not fit in int64")
 
     def literal_int(self, node: ast.expr) -> int | None:
-        """The value of an int literal (or global Python int) operand, else None."""
+        """The value of an int literal, global Python int or integer constant expression
+        operand, else None."""
+        folded = self.constants.get(node_key(node))
+        if type(folded) is int:
+            return folded
         value = constant_index(node)
         if value is None:
             name = dotted_name(node)
@@ -384,6 +421,8 @@ class FunctionTyper(CallTyping):
 
     def literals_fit(self, node: ast.AST, operands: list[tuple[ast.expr, MaybeType]]) -> None:
         """An int literal meeting a narrower integer must fit it (NumPy raises otherwise)."""
+        if self.folding:
+            return  # an operand of a constant expression: only its exact value must fit
         for (a, at), (_, bt) in itertools.permutations(operands, 2):
             value = self.literal_int(a)
             if value is not None and at == t.weak_int and isinstance(bt, t.ScalarType) \

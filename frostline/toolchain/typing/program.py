@@ -35,6 +35,7 @@ class _Instance:
     return_type: MaybeType = UNKNOWN
     locals: dict[str, t.Type] = attrs.Factory(dict)
     exprs: dict = attrs.Factory(dict)
+    constants: dict = attrs.Factory(dict)
     calls: dict = attrs.Factory(dict)
     unknown_nodes: list[ast.AST] = attrs.Factory(list)
 
@@ -90,6 +91,7 @@ class ProgramTyper:
                              else t.concrete(i.return_type)),  # type: ignore[arg-type]
                 locals=tuple(sorted(i.locals.items())),
                 expr_types=tuple(i.exprs.items()), call_targets=tuple(i.calls.items()),
+                constants=tuple(i.constants.items()),
                 written_params=tuple(sorted(writes[i.symbol].written)))
             for i in live)
         return TypedProgram(self.closure, root.symbol, functions)
