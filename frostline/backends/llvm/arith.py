@@ -16,6 +16,7 @@ from llvmlite import ir
 
 from frostline import types as t
 from frostline.backends.llvm import irtypes as lt
+from frostline.backends.llvm import pymath
 
 
 class Emitter(Protocol):
@@ -116,12 +117,16 @@ def binop(em: Emitter, op: ast.operator, lhs: ir.Value, lty: t.Type, rhs: ir.Val
     if isinstance(op, (ast.LShift, ast.RShift)):
         return shift(em, op, cast(em, lhs, lty, result), cast(em, rhs, rty, result), result)
     if isinstance(op, ast.Div):
+        lc, rc = t.concrete(lty), t.concrete(rty)
+        both_int = lc.kind in "biu" and rc.kind in "biu"  # type: ignore[union-attr]
+        if both_int and max(lc.bits, rc.bits) == 64:  # type: ignore[union-attr]
+            return _int64_truediv(em, lhs, lc, rhs, rc)  # type: ignore[arg-type]
         work: t.Type = result
         a, c = cast(em, lhs, lty, work), cast(em, rhs, rty, work)
         zero = ir.Constant(a.type, 0.0)
-        both_int = t.concrete(lty).kind in "biu" and t.concrete(rty).kind in "biu"  # type: ignore
         em.raise_if(em.builder.fcmp_ordered("==", c, zero), "ZeroDivisionError",
                     "division by zero" if both_int else "float division by zero")
+        # Integers narrower than 64 bits convert exactly, so one fdiv rounds correctly.
         return em.builder.fdiv(a, c, flags=flags(em))
     a, c = cast(em, lhs, lty, result), cast(em, rhs, rty, result)
     kind = t.concrete(result).kind  # type: ignore[union-attr]
@@ -148,6 +153,20 @@ def binop(em: Emitter, op: ast.operator, lhs: ir.Value, lty: t.Type, rhs: ir.Val
                     "Integers to negative integer powers are not allowed.")
         return b.call(em.helper("ipow", t.concrete(result)), [a, c])  # type: ignore[arg-type]
     raise AssertionError(op)
+
+
+def _int64_truediv(em: Emitter, lhs: ir.Value, lty: t.ScalarType, rhs: ir.Value,
+                   rty: t.ScalarType) -> ir.Value:
+    """``int / int`` with a 64-bit operand: CPython's correctly rounded quotient."""
+    def widen(v: ir.Value, ty: t.ScalarType) -> tuple[ir.Value, bool]:
+        if ty.bits == 64:
+            return v, ty.is_signed
+        return (em.builder.sext(v, lt.i64) if ty.is_signed else em.builder.zext(v, lt.i64)), \
+            ty.is_signed
+    (a, a_signed), (c, c_signed) = widen(lhs, lty), widen(rhs, rty)
+    em.raise_if(em.builder.icmp_unsigned("==", c, ir.Constant(lt.i64, 0)), "ZeroDivisionError",
+                "division by zero")
+    return pymath.int_truediv(em, a, a_signed, c, c_signed, flags(em))
 
 
 def int_floordiv_mod(em: Emitter, a: ir.Value, c: ir.Value, signed: bool,
@@ -250,9 +269,15 @@ def float_pow(em: Emitter, a: ir.Value, c: ir.Value, python_errors: bool) -> ir.
                            b.and_(finite_a, finite_c)),
                     "ValueError", "negative number cannot be raised to a fractional power "
                     "(the result would be complex)")
-    pow_fn = em.extern(f"llvm.pow.f{_bits(a.type)}", a.type, [a.type, a.type])
-    result = b.call(pow_fn, [a, c])
+    if em.fastmath:
+        pow_fn = em.extern(f"llvm.pow.f{_bits(a.type)}", a.type, [a.type, a.type])
+        result = b.call(pow_fn, [a, c])
+    else:
+        # The C library's pow, as CPython and NumPy call it: LLVM would turn pow(8.0, x)
+        # into exp2(3.0 * x) and x ** 0.5 into sqrt, 1 ulp off CPython on many inputs.
+        result = pymath.libm_call(em, "pow", [a, c])
     if python_errors:
+        result = pow_exact_ones(em, a, c, result)
         inf = ir.Constant(a.type, math.inf)
         finite_in = b.and_(b.fcmp_ordered("<", b.call(_fabs(em, a), [a]), inf),
                            b.fcmp_ordered("<", b.call(_fabs(em, c), [c]), inf))
@@ -260,6 +285,17 @@ def float_pow(em: Emitter, a: ir.Value, c: ir.Value, python_errors: bool) -> ir.
                                                      inf)),
                     "OverflowError", "(34, 'Numerical result out of range')")
     return result
+
+
+def pow_exact_ones(em: Emitter, a: ir.Value, c: ir.Value, result: ir.Value) -> ir.Value:
+    """1.0 for ``x ** 0.0`` and ``1.0 ** y``, which CPython answers before calling pow.
+
+    The C library's pow agrees except for a signalling nan, where it returns nan.
+    """
+    b = em.builder
+    one = ir.Constant(a.type, 1.0)
+    exact = b.or_(b.fcmp_ordered("==", a, one), b.fcmp_ordered("==", c, ir.Constant(c.type, 0.0)))
+    return b.select(exact, one, result)
 
 
 def _fabs(em: Emitter, v: ir.Value) -> ir.Function:
