@@ -39,6 +39,9 @@ _RESTYPES: dict[str, Any] = {
     "mandelbrot": None,
     "nbody_energy": ctypes.c_double,
     "fib": ctypes.c_int64,
+    "durbin": None,
+    "crc16": ctypes.c_int64,
+    "seidel2d": None,
 }
 
 

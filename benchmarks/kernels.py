@@ -10,9 +10,11 @@ return value or an output array argument (``Kernel.output``).
 
 from __future__ import annotations
 
+import binascii
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any, Literal
 
 import numpy as np
@@ -110,6 +112,63 @@ def fib(n):
     return fib(n - 1) + fib(n - 2)
 
 
+# Three plain loop kernels from PolyBench / NPBench, written as numba users write them.
+
+
+def durbin(r, y, z):
+    """Levinson-Durbin recursion (PolyBench ``durbin``): y solves a Toeplitz system; z: scratch."""
+    n = r.shape[0]
+    y[0] = -r[0]
+    beta = 1.0
+    alpha = -r[0]
+    for k in range(1, n):
+        beta = (1.0 - alpha * alpha) * beta
+        total = 0.0
+        for i in range(k):
+            total += r[k - i - 1] * y[i]
+        alpha = -(r[k] + total) / beta
+        for i in range(k):
+            z[i] = y[i] + alpha * y[k - i - 1]
+        for i in range(k):
+            y[i] = z[i]
+        y[k] = alpha
+
+
+def crc16(data):
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) of a uint8 array, bit by bit."""
+    crc = 0xFFFF
+    for i in range(data.shape[0]):
+        crc ^= int(data[i]) << 8  # int(): a uint8 shifted stays uint8 under NumPy 2 rules
+        for _ in range(8):
+            if crc & 0x8000:
+                crc = ((crc << 1) ^ 0x1021) & 0xFFFF
+            else:
+                crc = (crc << 1) & 0xFFFF
+    return crc
+
+
+def seidel2d(a):
+    """One in-place Gauss-Seidel sweep of the 9-point average (PolyBench ``seidel-2d``).
+
+    Row by row: the neighbour sum first, then the recurrence along the row, as the
+    NPBench numba version writes it.
+    """
+    for i in range(1, a.shape[0] - 1):
+        for j in range(1, a.shape[1] - 1):
+            a[i, j] += (
+                a[i - 1, j - 1]
+                + a[i - 1, j]
+                + a[i - 1, j + 1]
+                + a[i, j + 1]
+                + a[i + 1, j - 1]
+                + a[i + 1, j]
+                + a[i + 1, j + 1]
+            )
+        for j in range(1, a.shape[1] - 1):
+            a[i, j] += a[i, j - 1]
+            a[i, j] /= 9.0
+
+
 # --------------------------------------------------------------------------
 # NumPy variants (timed) and references (used for checking only).
 # --------------------------------------------------------------------------
@@ -186,6 +245,31 @@ def fib_ref(n: int) -> int:
     return a
 
 
+def durbin_np(r: np.ndarray, y: np.ndarray, z: np.ndarray) -> None:
+    """Levinson-Durbin with one NumPy dot product and one vector update per k (z unused)."""
+    y[0] = -r[0]
+    beta = 1.0
+    alpha = -r[0]
+    for k in range(1, r.shape[0]):
+        beta = (1.0 - alpha * alpha) * beta
+        alpha = -(r[k] + float(np.dot(r[k - 1 :: -1], y[:k]))) / beta
+        y[:k] = y[:k] + alpha * y[k - 1 :: -1]
+        y[k] = alpha
+
+
+def crc16_ref(data: np.ndarray) -> int:
+    """CRC-16/CCITT-FALSE from the standard library (``binascii.crc_hqx``, table driven)."""
+    return binascii.crc_hqx(data.tobytes(), 0xFFFF)
+
+
+def seidel2d_ref(a: np.ndarray) -> None:
+    """Row-vectorised neighbour sums, then the row's recurrence x_j = (s_j + x_(j-1)) / 9."""
+    for i in range(1, a.shape[0] - 1):
+        up, row, down = a[i - 1], a[i], a[i + 1]
+        s = row[1:-1] + (up[:-2] + up[1:-1] + up[2:] + row[2:] + down[:-2] + down[1:-1] + down[2:])
+        row[1:-1] = list(accumulate(s.tolist(), lambda x, v: (v + x) / 9.0, initial=row[0]))[1:]
+
+
 # --------------------------------------------------------------------------
 # Inputs.
 # --------------------------------------------------------------------------
@@ -234,6 +318,21 @@ def _fib_args(n: int) -> Args:
     return (n,)
 
 
+def _durbin_args(n: int) -> Args:
+    # r is the autocorrelation (1 + lag)^-0.5, lags 1..n: convex and decreasing, so the
+    # Toeplitz matrix is positive definite, |alpha| < 1 and no value gets near underflow.
+    r = (2.0 + np.arange(n, dtype=np.float64)) ** -0.5
+    return (r, np.zeros(n), np.zeros(n))
+
+
+def _bytes_args(n: int) -> Args:
+    return (_rng().integers(0, 256, n, dtype=np.uint8),)
+
+
+def _seidel_args(n: int) -> Args:
+    return (_rng().random((n, n)),)
+
+
 @dataclass(frozen=True)
 class Kernel:
     """One benchmark kernel and everything needed to run and check it."""
@@ -253,6 +352,8 @@ class Kernel:
     numpy: Callable[..., Any] | None = None
     numpy_label: str = ""
     fastmath: bool = False
+    target: float | None = None
+    """Run-time goal of this kernel alone, frostline/numba (None: only the suite-wide goals)."""
 
     @property
     def options(self) -> dict[str, bool]:
@@ -364,6 +465,42 @@ KERNELS: tuple[Kernel, ...] = (
         make=_fib_args,
         sizes={"check": 12, "quick": 20, "full": 30},
         describe=lambda n: f"fib({n})",
+    ),
+    Kernel(
+        name="durbin",
+        fn=durbin,
+        signature="float64[:], float64[:], float64[:]",
+        reference=durbin_np,
+        make=_durbin_args,
+        sizes={"check": 9, "quick": 500, "full": 4000},
+        describe=_n,
+        output=1,
+        numpy=durbin_np,
+        numpy_label="NumPy",
+        fastmath=True,
+        target=1.1,
+    ),
+    Kernel(
+        name="crc16",
+        fn=crc16,
+        signature="uint8[:]",
+        reference=crc16_ref,
+        make=_bytes_args,
+        sizes={"check": 37, "quick": 100_000, "full": 2_000_000},
+        describe=lambda n: f"{n:,} bytes",
+        target=1.1,
+    ),
+    Kernel(
+        name="seidel2d",
+        fn=seidel2d,
+        signature="float64[:, :]",
+        reference=seidel2d_ref,
+        make=_seidel_args,
+        sizes={"check": 7, "quick": 200, "full": 2000},
+        describe=_sq,
+        output=0,
+        fastmath=True,
+        target=1.1,
     ),
 )
 
