@@ -36,11 +36,12 @@ class Emitter(Protocol):
 
 
 def flags(em: Emitter) -> tuple[str, ...]:
-    """Float instruction flags: with fastmath, reassociation and contraction (FMA) only.
+    """Float instruction flags: with fastmath, reassociation, contraction (FMA) and
+    reciprocals (``x / 9.0`` as ``x * (1 / 9.0)``) only.
 
     Not LLVM's full 'fast': nnan/ninf would let it fold away isnan() and inf tests.
     """
-    return ("reassoc", "contract") if em.fastmath else ()
+    return ("reassoc", "contract", "arcp") if em.fastmath else ()
 
 
 def const(ty: t.Type, value: object) -> ir.Constant:

@@ -10,6 +10,7 @@ from llvmlite import ir
 from frostline import types as t
 from frostline.backends.llvm import arith
 from frostline.backends.llvm import irtypes as lt
+from frostline.stages.typed import node_key
 from frostline.toolchain.typing.rules import constant_index, dotted_name
 
 if TYPE_CHECKING:
@@ -101,7 +102,9 @@ class ArrayLowering:
             idx = arith.cast(self, self.expr(index), ity, t.int64)
             extent = b.extract_value(arr, [1, k])
             known = constant_index(index)
-            if ity.kind == "i" and (known is None or known < 0):  # type: ignore[union-attr]
+            never_negative = (known is not None and known >= 0) or \
+                node_key(index) in self.nonnegative  # proved from the loop bounds
+            if ity.kind == "i" and not never_negative:  # type: ignore[union-attr]
                 negative = b.icmp_signed("<", idx, ir.Constant(lt.i64, 0))
                 idx = b.select(negative, b.add(idx, extent), idx)
             if self.boundscheck:

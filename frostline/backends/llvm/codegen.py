@@ -23,6 +23,7 @@ from frostline.errors import CompileError
 from frostline.stages.ast import ArrayConstant, Constant, FunctionAST
 from frostline.stages.executable import RaisedError
 from frostline.stages.typed import TypedFunction, TypedProgram, node_key
+from frostline.toolchain.ranges import nonnegative_indices
 from frostline.toolchain.typing.rules import dotted_name
 
 _NOT_FOLDED = object()
@@ -146,6 +147,8 @@ class FunctionLowerer(ArrayLowering, CallLowering, LoopLowering):
         self.types.update(typed.locals)  # a parameter may be widened by assignments
         self.loops: list[Loop] = []
         self.assigned: set[str] = set(fn.params)
+        #: Array indices that cannot be negative: no wrap-around select.
+        self.nonnegative = nonnegative_indices(fn, typed)
 
     # --- plumbing ---------------------------------------------------------------------
 
