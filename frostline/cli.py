@@ -6,6 +6,10 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from frostline.toolchain.cache import DiskCache
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,24 +45,37 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cache_command(action: str, directory: Path | None, max_size: str | None) -> int:
-    """``frostline cache ACTION``: print what it did, return the exit status."""
+    """``frostline cache ACTION``: print what it did, return the exit status (1 for a
+    directory frostline refuses to use or to change)."""
     import os
 
     from frostline.toolchain.cache import (
+        CacheRefused,
         DiskCache,
         cache_enabled,
         configured_max_size,
         default_directory,
-        parse_size,
     )
 
     cache = DiskCache(directory or default_directory(), configured_max_size())
+    try:
+        access = cache.check()
+    except CacheRefused as exc:
+        if action != "info":
+            print(f"frostline cache {action}: refusing {cache.directory}: {exc}",
+                  file=sys.stderr)
+            return 1
+        access, refusal = None, str(exc)
+    else:
+        refusal = ""
     if action == "info":
         setting = os.environ.get("FROSTLINE_CACHE", "")
         print(f"location:  {cache.directory}")
         print(f"enabled:   {'yes' if cache_enabled() else f'no (FROSTLINE_CACHE={setting})'}")
-        print(f"entries:   {len(cache)}")
-        print(f"size:      {human_size(cache.size())} of {human_size(cache.max_size)}")
+        print(f"access:    {_access_text(access, refusal)}")
+        count, size = (0, 0) if refusal else (len(cache), cache.size())
+        print(f"entries:   {count}")
+        print(f"size:      {human_size(size)} of {human_size(cache.max_size)}")
     elif action == "list":
         entries = cache.entries()
         now = time.time()
@@ -68,18 +85,41 @@ def cache_command(action: str, directory: Path | None, max_size: str | None) -> 
                   f"{human_size(e.size)}; key {e.key[:16]}")
         print(f"{entries_text(len(entries))}, {human_size(sum(e.size for e in entries))} "
               f"in {cache.directory}")
-    elif action == "clear":
-        print(f"removed {entries_text(cache.clear())} from {cache.directory}")
-    elif action == "prune":
-        try:
-            cap = parse_size(max_size) if max_size is not None else None
-        except ValueError as exc:
-            print(f"frostline cache prune: {exc}", file=sys.stderr)
-            return 2
-        removed = cache.prune(cap)
-        print(f"removed {human_size(removed)}; {entries_text(len(cache))}, "
-              f"{human_size(cache.size())} left in {cache.directory}")
+    else:
+        return _change(cache, action, max_size)
     return 0
+
+
+def _change(cache: DiskCache, action: str, max_size: str | None) -> int:
+    """``clear`` and ``prune``: only in a directory frostline made and this user owns."""
+    from frostline.toolchain.cache import CacheRefused, parse_size
+
+    try:
+        cap = parse_size(max_size) if max_size is not None else None
+    except ValueError as exc:
+        print(f"frostline cache prune: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if action == "clear":
+            print(f"removed {entries_text(cache.clear())} from {cache.directory}")
+        else:
+            removed = cache.prune(cap)
+            print(f"removed {human_size(removed)}; {entries_text(len(cache))}, "
+                  f"{human_size(cache.size())} left in {cache.directory}")
+    except CacheRefused as exc:
+        print(f"frostline cache {action}: refusing {cache.directory}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"frostline cache {action}: {cache.directory}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _access_text(access: object, refusal: str) -> str:
+    if refusal:
+        return f"refused, executables are cached in memory only: {refusal}"
+    value = getattr(access, "value", None)
+    return str(value) if value else "nothing cached yet"
 
 
 def entries_text(n: int) -> str:

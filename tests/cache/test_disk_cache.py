@@ -52,9 +52,19 @@ def test_put_then_get_returns_the_same_object_code(tmp_path, code):
 def test_directories_and_entries_are_private_to_their_owner(tmp_path, code):
     cache = DiskCache(tmp_path / "c")
     cache.put(key(1), code)
-    for directory in (cache.directory, cache.path(key(1)).parent):
+    for directory in (cache.directory, cache.path(key(1)).parent.parent,
+                      cache.path(key(1)).parent):
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
-    assert stat.S_IMODE(cache.path(key(1)).stat().st_mode) == 0o600
+    for file in (cache.path(key(1)), cache.directory / "CACHEDIR.TAG", cache.directory / "usage"):
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+
+
+def test_a_new_cache_directory_is_marked_as_frostline_s(tmp_path, code):
+    cache = DiskCache(tmp_path / "c")
+    cache.put(key(1), code)
+    tag = (cache.directory / "CACHEDIR.TAG").read_text()
+    assert tag.startswith("Signature: 8a477f597d28d172789f06886806bc55\n") and "frostline" in tag
+    assert cache.path(key(1)).parent.parent.name == "2", "entries of format 2 live under 2/"
 
 
 def test_an_entry_is_only_valid_under_its_own_key(tmp_path, code):
@@ -62,7 +72,7 @@ def test_an_entry_is_only_valid_under_its_own_key(tmp_path, code):
     with pytest.raises(cache_mod.CorruptEntry, match="another key"):
         decode_entry(key(2), data)
     cache = DiskCache(tmp_path / "c")
-    cache.path(key(2)).parent.mkdir(parents=True)
+    cache.put(key(1), code)
     cache.path(key(2)).write_bytes(data)  # e.g. a file copied to the wrong name
     with pytest.warns(fl.CacheWarning, match="another key"):
         assert cache.get(key(2)) is None
@@ -186,7 +196,7 @@ def test_prune_and_clear(tmp_path, code):
     cache = DiskCache(tmp_path / "c")
     for n in range(3):
         cache.put(key(n), code)
-    stale = cache.path(key(0)).parent / ".tmp-left-by-a-killed-writer"
+    stale = cache.path(key(0)).parent / (".tmp-" + "0" * 32)  # left by a killed writer
     stale.write_bytes(b"partial")
     os.utime(stale, (0, 0))
     largest = max(cache.path(key(n)).stat().st_size for n in range(3))  # headers vary a little
@@ -273,3 +283,23 @@ def test_a_checked_entry_that_does_not_link_is_compiled_again(tmp_path):
     with pytest.warns(fl.CacheWarning, match="does not load"):
         assert f(2.0, 4.0) == 9.0
     assert cache.get(chain.cached_object_code(cache).key(closure)).data == good.data
+
+
+def test_the_cache_command_changes_nothing_in_a_directory_frostline_did_not_make(
+        tmp_path, capsys):
+    directory = tmp_path / "someone-s-results"
+    (directory / "1" / "run_a").mkdir(parents=True)
+    (directory / "1" / "run_a" / "result0.npy").write_bytes(bytes(16))
+    (directory / "notes.txt").write_text("mine")
+    for action in (["clear"], ["prune", "--max-size", "0"]):
+        assert cli.main(["cache", "--dir", str(directory), *action]) == 1, action
+        err = capsys.readouterr().err
+        assert "refusing" in err and "CACHEDIR.TAG" in err, err
+    assert cli.main(["cache", "--dir", str(directory), "info"]) == 0
+    assert "refused" in capsys.readouterr().out
+    assert sorted(str(p.relative_to(directory)) for p in directory.rglob("*")) == [
+        "1", "1/run_a", "1/run_a/result0.npy", "notes.txt"]
+    with pytest.warns(fl.CacheWarning, match="not using the disk cache") as record:
+        cache = DiskCache(directory)
+        assert cache.get(key(1)) is None and len(cache) == 0
+    assert len(record) == 1, "one warning per directory and process"

@@ -149,7 +149,7 @@ def run_script(cwd: Path, source: str, cache_dir: Path,
 
 def entry_files(cache_dir: Path) -> list[Path]:
     """The entry files in ``cache_dir``, counted by hand (temporary files left out)."""
-    return sorted(p for p in (cache_dir / "1").glob("*/*") if not p.name.startswith(".tmp-"))
+    return sorted(p for p in (cache_dir / "2").glob("*/*") if not p.name.startswith(".tmp-"))
 
 
 def kernel_entries(cache_dir: Path) -> list[str]:
@@ -361,8 +361,8 @@ def test_an_edit_outside_the_key_reuses_the_entry(tmp_path, edit):
 def damaged_versions(entry: bytes) -> dict[str, bytes]:
     """The entry truncated at several lengths, with one byte flipped at many places, padded.
 
-    Entry layout (see frostline/toolchain/cache.py): magic (8) | header length (u32) |
-    payload length (u64) | header | payload | SHA-256 (32).
+    Entry layout (see frostline/toolchain/entry_codec.py): magic (8) | header length (u32) |
+    payload length (u64) | header | payload (length-prefixed sections) | SHA-256 (32).
     """
     header_len, payload_len = struct.unpack_from("<IQ", entry, 8)
     header_start, payload_start = 20, 20 + header_len
@@ -564,7 +564,18 @@ def test_processes_writing_the_same_entries_at_once_leave_a_valid_cache(tmp_path
 
 #: Ways for a writer to die with SIGKILL inside ``DiskCache.put``, after it compiled.
 SABOTAGE = {
-    "killed before the rename": "os.replace = killed",
+    "killed before the rename": """
+real_replace = os.replace
+
+
+def replace(src, dst, **kwargs):  # an entry's rename only: its name is its 64-digit key
+    if len(dst) == 64:
+        killed()
+    return real_replace(src, dst, **kwargs)
+
+
+os.replace = replace
+""",
     "killed in the middle of the write": """
 real_fdopen = os.fdopen
 
@@ -577,9 +588,12 @@ class HalfWritten:
         return self
 
     def __exit__(self, *exc_info):
+        self.f.close()
         return False
 
     def write(self, data):
+        if not data.startswith(b"FLCACHE"):  # bookkeeping files: written whole
+            return self.f.write(data)
         self.f.write(data[:len(data) // 2])
         self.f.flush()
         killed()
@@ -615,6 +629,7 @@ def test_a_writer_killed_mid_entry_leaves_no_damaged_entry(tmp_path, sabotage):
                             capture_output=True, text=True, timeout=TIMEOUT)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     [leftover] = cache_dir.rglob(".tmp-*")
+    assert leftover.parent.parent == cache_dir / "2", "the entry's own write was killed"
     assert entry_files(cache_dir) == []
     after = run_version(tmp_path, BASE)
     assert after["result"] == after["expected"] and after.stderr == ""

@@ -80,24 +80,50 @@ def test_without_a_linker_code_travels_without_a_library(monkeypatch, code):
         sharedlib.link.cache_clear()
 
 
-def test_the_host_description_is_remembered_and_a_damaged_one_is_replaced(tmp_path, monkeypatch):
+#: Host descriptions that must not be believed: each is asked of LLVM again and rewritten.
+INVALID_HOST_FILES = {
+    "truncated JSON": b'{"cpu": ',
+    "a triple that is a number": b'{"triple": 5}',
+    "garbage bytes": bytes(range(256)) * 4,
+    "not an object": b'["x86_64-unknown-linux-gnu", "znver4", "+avx", "llvmlite=0 llvm=1"]',
+    "fields of the wrong type": json.dumps({"triple": ["x86_64-unknown-linux-gnu"],
+                                            "cpu": 7, "features": None,
+                                            "versions": {"llvm": 1}}).encode(),
+    "empty fields": json.dumps({"triple": "", "cpu": "", "features": "",
+                                "versions": ""}).encode(),
+    "a field missing": json.dumps({"triple": "x86_64-unknown-linux-gnu", "cpu": "znver4",
+                                   "features": "+avx"}).encode(),
+    "an extra field": None,  # the valid description plus one field, filled in below
+    "versions not as frostline writes them": None,
+}
+
+
+def test_the_host_description_is_remembered_and_an_invalid_one_is_replaced(
+        tmp_path, monkeypatch):
     from frostline.backends.llvm import target
     from frostline.toolchain import cache as cache_mod
 
-    monkeypatch.setenv("FROSTLINE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("FROSTLINE_CACHE_DIR", str(tmp_path / "cache"))
     cache_mod.reset_default_disk_cache()
     hostinfo._description.cache_clear()
     try:
-        path = hostinfo._description_path()
-        if path is None:
+        name = hostinfo.description_name()
+        if name is None:
             pytest.skip("no /proc/cpuinfo: the host is asked from LLVM every time")
-        assert hostinfo._description() == (target.host_target(), target.versions())
+        path = tmp_path / "cache" / name
+        expected = (target.host_target(), target.versions())
+        assert hostinfo._description() == expected
         saved = json.loads(path.read_text())
         assert saved["cpu"] == target.host_target().cpu
-        path.write_text('{"cpu": ')  # damaged: asked again and rewritten
-        hostinfo._description.cache_clear()
-        assert hostinfo._description() == (target.host_target(), target.versions())
-        assert json.loads(path.read_text()) == saved
+        invalid = {**INVALID_HOST_FILES,
+                   "an extra field": json.dumps({**saved, "extra": "x"}).encode(),
+                   "versions not as frostline writes them": json.dumps(
+                       {**saved, "versions": "llvmlite=0.0.0 llvm=1"}).encode()}
+        for what, data in invalid.items():
+            path.write_bytes(data)
+            hostinfo._description.cache_clear()
+            assert hostinfo._description() == expected, what
+            assert json.loads(path.read_text()) == saved, f"{what}: not rewritten"
     finally:
         monkeypatch.undo()
         cache_mod.reset_default_disk_cache()
