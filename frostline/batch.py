@@ -105,35 +105,64 @@ def result_types(result: t.Type, function: str) -> tuple[t.ScalarType, ...]:
                     f"{function} returns {result}")
 
 
+def _internal_names(params: Sequence[str], nresults: int) -> dict[str, str]:
+    """The driver's own names (count, outputs, loop index, callee, results), chosen so
+    that none is a parameter's name: the driver's parameters are the kernel's."""
+    taken = set(params)
+
+    def fresh(base: str) -> str:
+        name = base
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        return name
+
+    names = {"n": fresh("n"), "i": fresh("i"), "kernel": fresh("kernel")}
+    for k in range(nresults):
+        names[f"out{k}"] = fresh(f"out{k}")
+        names[f"r{k}"] = fresh(f"r{k}")
+    return names
+
+
 def driver_source(name: str, params: Sequence[str], batched: Sequence[bool],
                   nresults: int) -> str:
-    """The kernel-language source of the loop that runs ``name`` over a batch."""
-    outs = [f"out{k}" for k in range(nresults)]
-    args = [f"a{k}" for k in range(len(params))]
-    call = f"kernel({', '.join(f'{a}[i]' if b else a for a, b in zip(args, batched, strict=True))})"
-    lines = [f"def run_{name}({', '.join(['n', *outs, *args])}):",
-             "    for i in range(n):"]
+    """The kernel-language source of the loop that runs ``name`` over a batch.
+
+    Its parameters after the count and the outputs carry the kernel's own names, so
+    an argument error names the user's parameter.
+    """
+    own = _internal_names(params, nresults)
+    n, i, kernel = own["n"], own["i"], own["kernel"]
+    outs = [own[f"out{k}"] for k in range(nresults)]
+    arguments = [f"{a}[{i}]" if b else a for a, b in zip(params, batched, strict=True)]
+    call = f"{kernel}({', '.join(arguments)})"
+    lines = [f"def run_{name}({', '.join([n, *outs, *params])}):",
+             f"    for {i} in range({n}):"]
     if nresults == 0:
         lines.append(f"        {call}")
     elif nresults == 1:
-        lines.append(f"        out0[i] = {call}")
+        lines.append(f"        {outs[0]}[{i}] = {call}")
     else:
-        results = [f"r{k}" for k in range(nresults)]
+        results = [own[f"r{k}"] for k in range(nresults)]
         lines.append(f"        {', '.join(results)} = {call}")
-        lines += [f"        {o}[i] = {r}" for o, r in zip(outs, results, strict=True)]
+        lines += [f"        {o}[{i}] = {r}" for o, r in zip(outs, results, strict=True)]
     return "\n".join(lines) + "\n"
 
 
 def make_driver(kernel: Callable[..., Any], name: str, module: str, params: Sequence[str],
                 batched: Sequence[bool], nresults: int) -> Callable[..., Any]:
-    """The driver as a Python function whose global ``kernel`` is the jit function."""
+    """The driver as a Python function whose global (``kernel``) is the jit function.
+
+    It is named ``name.run`` (not an identifier, but what errors and listings show)."""
     source = driver_source(name, params, batched, nresults)
     pattern = "".join("b" if b else "s" for b in batched)
     filename = f"<frostline-run {module}.{name} {pattern}{nresults}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace: dict[str, Any] = {"kernel": kernel, "__name__": module}
+    namespace: dict[str, Any] = {_internal_names(params, nresults)["kernel"]: kernel,
+                                 "__name__": module}
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - generated above
     driver: Callable[..., Any] = namespace[f"run_{name}"]
+    driver.__name__ = f"{name}.run"
     return driver
 
 

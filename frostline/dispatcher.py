@@ -150,6 +150,10 @@ class _DispatcherMethods:
         self._lock = threading.RLock()
         self._params = params
         self._nparams = len(params.parameters)
+        #: Whether every parameter is plain positional: the only kind kernels have.
+        self._plain = all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+                          for p in params.parameters.values())
+        self._unplain_target: Callable[..., Any] | None = None
         self._param_names = tuple(params.parameters)
         self._fast_owner: tuple[object, ...] = (None, None, None)  # see _use
 
@@ -204,6 +208,10 @@ class _DispatcherMethods:
         return bound.args
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self._plain:  # never compiles: the mode says what runs it
+            if self._unplain_target is None:
+                self._unplain_target = self._target_for(args)
+            return self._unplain_target(*args, **kwargs)  # type: ignore[misc]
         if kwargs or len(args) != self._nparams:
             args = self._arguments(args, kwargs)
         key = _call_key(args)
@@ -229,6 +237,11 @@ class _DispatcherMethods:
         for a function returning a tuple, None for one returning None).  Without
         ``RUN`` in the mode, or after a fallback, the calls run one by one.
         """
+        if not self._plain:  # never compiles: without FALLBACK the parse error stands
+            if not self._fallback:
+                self._parse_error()
+            batch = Batch.of(self.__name__, [str(k) for k in range(len(args))], args)
+            return assemble([self(*batch.element(k), **kwargs) for k in range(batch.n)], None)
         if kwargs or len(args) != self._nparams:
             args = self._arguments(args, kwargs, ".run")
         batch = Batch.of(self.__name__, self._param_names, args)
@@ -251,6 +264,8 @@ class _DispatcherMethods:
         ``background=True``.  When the mode runs them as Python (or per function),
         it is a plain partial application: there is nothing to convert.
         """
+        if not self._plain:
+            return functools.partial(self, *args, **kwargs)  # runs as the mode says
         if kwargs or len(args) != self._nparams:
             args = self._arguments(args, kwargs, ".bind")
         target = self._by_key.get(_call_key(args)) or self._target_for(args)
@@ -359,9 +374,10 @@ class _DispatcherMethods:
                 return target
             try:
                 sig = t.Signature(self._argument_types(args))
-            except TypeError as exc:
+            except (TypeError, CompileError) as exc:
                 types = ", ".join(type(a).__name__ for a in args)
-                self._fall_back(f"{self.__qualname__}({types})", granularity, "arguments",
+                self._fall_back(f"{self.__qualname__}({types})", granularity,
+                                "parse" if isinstance(exc, CompileError) else "arguments",
                                 exc, following)
                 continue
             fallen = self._fallen.get(sig)
@@ -416,17 +432,30 @@ class _DispatcherMethods:
         return handle if handle.done() and not handle.cancelled() else None
 
     def _argument_types(self, args: tuple[Any, ...]) -> tuple[t.Type, ...]:
+        """The types of a call's arguments; the parse step's CompileError where the
+        parameters (keyword-only, ``*args``) or a default (a list) are outside the
+        language, so the error points at the function."""
+        if not self._plain:
+            self._parse_error()
         types = []
-        for name, value in zip(self._params.parameters, args, strict=True):
+        for (name, param), value in zip(self._params.parameters.items(), args, strict=True):
             try:
                 ty = t.typeof(value)
             except TypeError as exc:
+                if value is param.default:
+                    self._parse_error()
                 raise TypeError(f"{self.__name__}() argument '{name}': {exc}") from None
             if not isinstance(ty, (t.ScalarType, t.ArrayType)):
                 raise TypeError(f"{self.__name__}() argument '{name}' must be a number or a "
                                 f"NumPy array, not {type(value).__name__}")
             types.append(ty)
         return tuple(types)
+
+    def _parse_error(self) -> None:
+        """Raise the CompileError parsing the function gives (it is known to give one)."""
+        self.program  # noqa: B018 - parsing raises
+        raise AssertionError(f"{self.__qualname__} parsed, yet it cannot be called as a "
+                             "kernel")  # pragma: no cover
 
     @overload
     def compile(self, signature: str, /) -> Executable: ...
@@ -508,6 +537,8 @@ class _DispatcherMethods:
 
     def signature_from(self, *signature: object) -> t.Signature:
         """The Signature for ``compile``'s arguments; with none, the parameter annotations."""
+        if not self._plain:
+            self._parse_error()
         if signature:
             sig = t.make_signature(*signature)
         else:

@@ -169,9 +169,21 @@ def _parse_function(source: str) -> ast.FunctionDef:
 
 
 def assigned_names(fn: ast.FunctionDef) -> frozenset[str]:
-    """Names a function body stores to (its locals, besides the parameters)."""
-    return frozenset(node.id for node in ast.walk(fn)
-                     if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)))
+    """Names a function body binds (its locals, besides the parameters), as Python's
+    scoping counts them: stores, and the names of nested definitions, imports and
+    exception handlers (kernels refuse those, at the statement that makes them)."""
+    names: set[str] = set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
+                and node is not fn:
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+    return frozenset(names)
 
 
 @attrs.frozen

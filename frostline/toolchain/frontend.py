@@ -36,6 +36,7 @@ from frostline.stages.ast import (
 )
 from frostline.stages.definition import Definition, JitOptions
 from frostline.toolchain.library import KNOWN_NAMES
+from frostline.toolchain.sourcecheck import source_matches
 
 _MODULES = {"builtins": builtins, "math": math, "numpy": np}
 #: The supported function objects (kept alive here, so their ids are stable) and their names.
@@ -99,9 +100,16 @@ class _FunctionReader:
                                (exc.lineno or 1) + self.line_offset, (exc.offset or 1) - 1,
                                exc.text or "") from None
         node = module.body[0] if module.body else None
+        if isinstance(node, ast.AsyncFunctionDef):
+            raise self.error("async functions are not supported in kernels", node)
         if not isinstance(node, ast.FunctionDef):
             raise CompileError(f"{fn.__qualname__} is not a plain function definition",
                                self.filename, first)
+        if not source_matches(fn, self.source):
+            raise self.error(f"the source of {fn.__qualname__} in {self.filename} has changed "
+                             f"since {fn.__name__} was defined: the file no longer holds the "
+                             "function that runs, so compiling it would give other results; "
+                             "reload the module (or restart) to compile the new code", node)
         self.tree = node
 
     def error(self, message: str, node: ast.AST) -> CompileError:

@@ -47,11 +47,13 @@ class CallLowering:
         assert ref.name in LIBRARY
         arg_types = [self.type_of(a) for a in node.args]
         work = work_type(ref.name, arg_types, ty)
-        args = [arith.cast(self, self.expr(a), at, work)
-                for a, at in zip(node.args, arg_types, strict=True)]
-        if ref.name == "math.ldexp":
-            args[1] = arith.cast(self, self.expr(node.args[1]), arg_types[1], t.int64)
-            args[0] = arith.cast(self, self.expr(node.args[0]), arg_types[0], t.float64)
+        values = [self.expr(a) for a in node.args]  # each once, left to right
+        if ref.name == "math.ldexp":  # a float and an int, not one work type
+            args = [arith.cast(self, values[0], arg_types[0], t.float64),
+                    arith.cast(self, values[1], arg_types[1], t.int64)]
+        else:
+            args = [arith.cast(self, v, at, work)
+                    for v, at in zip(values, arg_types, strict=True)]
         result = lower_call(self, ref.name, args, work, ty)
         result_ty = t.int64 if ref.name in ("math.floor", "math.ceil", "math.trunc",
                                             "builtins.round") and work.is_float else work

@@ -66,8 +66,10 @@ class LoopLowering:
         if known_step is None:
             self.raise_if(b.icmp_signed("==", step, zero), "ValueError",
                           "range() arg 3 must not be zero")
-        elif known_step == 0:
-            self.fail(call.args[2], "range() arg 3 must not be zero")
+        elif known_step == 0:  # raises when the loop is reached, as in Python
+            b.ret(self.status("ValueError", "range() arg 3 must not be zero"))
+            self.continue_in_dead_block()
+            return
         unit = known_step in (1, -1)
         # Steps of +-1 run a signed counter, which cannot overflow (i < stop <= INT64_MAX
         # before i + 1) and tells LLVM that i only grows: index wrap-around checks fold.
