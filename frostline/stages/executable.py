@@ -109,8 +109,9 @@ class _ExecutableMethods:
     """The last stage: a compiled program, called with runtime arguments only.
 
     ``exe(*args)`` costs about as much as calling a builtin function.  An
-    Executable pickles as its object code; unpickling links that code again,
-    with no code generation.  It is immutable (the bound calls held for
+    Executable pickles as its object code; unpickling loads that code with no
+    code generation, or, where the same code is loaded in this process already,
+    calls the library loaded (which is freed with its last Executable).  It is immutable (the bound calls held for
     ``bind(..., context=...)`` are process state, not part of its value).
     """
 

@@ -5,15 +5,40 @@ Object code that carries a shared library (``sharedlib``) is opened with
 ``dlopen``, which needs no LLVM; otherwise ORC LLJIT links the object.  ORC
 reports bad objects and unresolved symbols as exceptions, where MCJIT would
 crash the process.
+
+Code is loaded once per process: a registry keyed by the object code's
+fingerprint holds each loaded library weakly, so loading the same code again
+(``pickle.loads``, a disk-cache hit) while it is loaded maps nothing new and
+makes an Executable over the library already there.  The library object
+(``sharedlib.CDLL`` or ``OrcLibrary``) unloads the code when it is freed, and
+everything that can call into the code holds it: the entry's owner tuple holds
+it, and the builtin (its ``self``), the Executable, its BoundCalls (through the
+Executable) and a dispatcher routed through its guard (``_fast_owner``) hold
+the owner tuple.  A thread running the code is inside a call of one of them,
+which holds it for the length of the call.  The entry's objects form no
+reference cycle, so the code is unloaded as soon as the last of them goes.
+
+Unloading happens after the library's weak references are cleared
+(``sharedlib.Unloader``), so the registry never hands out a library being
+unloaded; loads hold a lock, so two threads loading the same code load it once;
+a fork waits for loads (and LLVM calls) in other threads to finish, so the
+child's registry, locks and ORC state are whole; nothing is unloaded while the
+interpreter finalizes.  One thing is not covered: code called from a
+``__del__`` of an object in the same garbage cycle as the last holder of its
+library may find it unloaded, as the collector clears weak references first.
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import itertools
+import os
+import sys
 import threading
+import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -41,23 +66,57 @@ _new_builtin = ctypes.pythonapi.PyCFunction_NewEx
 _new_builtin.restype = ctypes.py_object
 _new_builtin.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_void_p]
 
-_lock = threading.Lock()
-_names = itertools.count()
-_jit: llvm.LLJIT | None = None
-
 if TYPE_CHECKING:
     import llvmlite.binding as llvm
 
 
-def _lljit() -> llvm.LLJIT:
-    import llvmlite.binding as llvm
+class LoadedLibrary(Protocol):
+    """Code mapped into this process, unmapped when the object is freed."""
 
-    from frostline.backends.llvm.target import target_machine
+    #: What was loaded; set by ``load``, which makes every Executable of the library
+    #: share it (an unpickled ObjectCode is a new copy of its bytes each time).
+    object_code: ObjectCode
 
-    global _jit
-    if _jit is None:
-        _jit = llvm.create_lljit_compiler(target_machine(host_target()))
-    return _jit
+    def address(self, symbol: str) -> int:
+        """The address of an exported symbol."""
+        ...
+
+
+#: Reentrant: a garbage collection while a load holds it may run code that loads.
+_lock = threading.RLock()
+#: The loaded libraries, by the fingerprint of their object code.
+_libraries: weakref.WeakValueDictionary[str, LoadedLibrary] = weakref.WeakValueDictionary()
+
+
+def _before_fork() -> None:
+    """Fork only when no load is half done and no thread is inside LLVM.
+
+    A child has only the forking thread: a lock another thread held, or ORC state
+    it was changing, would stay so in the child for ever.  The same order as a
+    load takes them: frostline's lock, then llvmlite's (every llvmlite call holds
+    it, and ORC is changed only inside such calls).
+    """
+    _lock.acquire()
+    llvm_lock = _llvm_lock()
+    if llvm_lock is not None:
+        llvm_lock.acquire()
+
+
+def _after_fork() -> None:
+    llvm_lock = _llvm_lock()
+    if llvm_lock is not None:
+        llvm_lock.release()
+    _lock.release()
+
+
+def _llvm_lock() -> Any:
+    """llvmlite's process-wide lock (private: ``ffi.lib._lock._lock``), if it is imported."""
+    ffi = sys.modules.get("llvmlite.binding.ffi")
+    return getattr(getattr(getattr(ffi, "lib", None), "_lock", None), "_lock", None)
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork,
+                    after_in_child=_after_fork)
 
 
 def check_target(code: ObjectCode) -> None:
@@ -66,52 +125,120 @@ def check_target(code: ObjectCode) -> None:
     if code.target_triple != host.triple:
         raise IncompatibleTargetError(
             f"object code for {code.target_triple} cannot run on {host.triple}")
-    have = set(host.features.split(","))
-    need = {f for f in code.target_features.split(",") if f.startswith("+")}
-    missing = sorted(f[1:] for f in need - have)
+    missing = _missing_features(code.target_features, host.features)
     if missing:
         raise IncompatibleTargetError(
             f"object code built for {code.target_cpu} needs CPU features this machine lacks: "
             + ", ".join(missing[:8]) + ("..." if len(missing) > 8 else ""))
 
 
+@functools.lru_cache(maxsize=64)  # loading the same code again checks nothing again
+def _missing_features(need: str, have: str) -> tuple[str, ...]:
+    """The features ``need`` enables (``+name``) that ``have`` lacks, sorted."""
+    enabled = {f for f in need.split(",") if f.startswith("+")}
+    return tuple(sorted(f[1:] for f in enabled - set(have.split(","))))
+
+
 def load(code: ObjectCode) -> Executable:
-    """Link object code into this process and wrap its entry as a callable Executable."""
+    """Link object code into this process and wrap its entry as a callable Executable.
+
+    Code with the fingerprint of code already loaded is not loaded again: the new
+    Executable calls the same library."""
     check_target(code)
+    key = code.fingerprint
+    with _lock:  # two threads loading the same code load it once
+        library = _libraries.get(key)
+        if library is None:
+            exe = _link(code)
+            library = _libraries[key] = exe.resources  # type: ignore[attr-defined]
+            library.object_code = code
+            return exe
+        if code.shared_library and not library.object_code.shared_library:
+            library.object_code = code  # pickling it again links nothing
+        return _executable(library.object_code, library)
+
+
+def _link(code: ObjectCode) -> Executable:
+    """Map ``code`` into this process: its shared library if it opens, else through ORC."""
     if code.shared_library:
         try:
-            library = sharedlib.open_library(code.shared_library)
-            return _executable(code, lambda symbol: sharedlib.address(library, symbol),
-                               library)
-        except (OSError, AttributeError):
+            return _executable(code, sharedlib.open_library(code.shared_library))
+        except OSError:
             pass  # e.g. an interpreter whose C API symbols are not global: ORC resolves them
-    return _load_with_orc(code)
+    return _executable(code, _load_with_orc(code))
 
 
-def _load_with_orc(code: ObjectCode) -> Executable:
+class _JitSession:
+    """One LLJIT, and how many libraries it has released.
+
+    Releasing an ORC library (disposing of its ResourceTracker, which is what
+    llvmlite 0.50 does when one is freed) clears its JITDylib and frees the code,
+    but leaves the emptied JITDylib behind, about 9 KB, until the LLJIT itself is
+    disposed of.  So after ``RELEASES`` of them new code goes to a new session,
+    and the old one goes with its last library.
+    """
+
+    RELEASES = 128
+
+    def __init__(self) -> None:
+        import llvmlite.binding as llvm
+
+        from frostline.backends.llvm.target import target_machine
+
+        self.jit: llvm.LLJIT = llvm.create_lljit_compiler(target_machine(host_target()))
+        self.released = 0
+
+
+class OrcLibrary:
+    """Object code linked by ORC LLJIT, released when this object is freed."""
+
+    def __init__(self, tracker: llvm.ResourceTracker, session: _JitSession):
+        self.tracker = tracker
+        # The tracker goes first, then the session: the LLJIT outlives its libraries.
+        self._unloader = sharedlib.Unloader(_release, tracker, session)
+
+    def address(self, symbol: str) -> int:
+        """The address of an exported symbol."""
+        return self.tracker[symbol]  # type: ignore[no-any-return]
+
+
+def _release(tracker: llvm.ResourceTracker, session: _JitSession) -> None:
+    """Dispose of ``tracker``: ORC clears its JITDylib, freeing the code."""
+    tracker.close()
+    session.released += 1  # not exact under threads: it only says when to start anew
+
+
+_session: _JitSession | None = None
+_orc_names = itertools.count()
+
+
+def _load_with_orc(code: ObjectCode) -> OrcLibrary:
+    """Link ``code`` with ORC (the caller holds ``_lock``)."""
     import llvmlite.binding as llvm
 
+    global _session
+    if _session is None or _session.released >= _JitSession.RELEASES:
+        _session = _JitSession()
     abi = code.abi
-    with _lock:
-        name = f"frostline.{next(_names)}"
-        builder = (llvm.JITLibraryBuilder().add_object_img(code.data).add_current_process()
-                   .export_symbol(abi.symbol).export_symbol(abi.vectorcall_symbol)
-                   .export_symbol(abi.bound_symbol))
-        if abi.guarded:
-            builder = builder.export_symbol(abi.guard_symbol)
-        tracker = builder.link(_lljit(), name)
-    return _executable(code, tracker.__getitem__, tracker)
+    builder = (llvm.JITLibraryBuilder().add_object_img(code.data).add_current_process()
+               .export_symbol(abi.symbol).export_symbol(abi.vectorcall_symbol)
+               .export_symbol(abi.bound_symbol))
+    if abi.guarded:
+        builder = builder.export_symbol(abi.guard_symbol)
+    # Names must be unique per LLJIT, and one released cannot be used again.
+    return OrcLibrary(builder.link(_session.jit, f"frostline.{next(_orc_names)}"), _session)
 
 
-def _executable(code: ObjectCode, address: Callable[[str], int], keepalive: object) -> Executable:
-    """The Executable for loaded code, given how to find its symbols' addresses."""
+def _executable(code: ObjectCode, library: LoadedLibrary) -> Executable:
+    """The Executable for code loaded as ``library``."""
     abi = code.abi
+    address = library.address
     entry, vectorcall = address(abi.symbol), address(abi.vectorcall_symbol)
     guard = address(abi.guard_symbol) if abi.guarded else 0
-    native, owner = make_builtin(entry, abi, keepalive=keepalive)
+    native, owner = make_builtin(entry, abi, keepalive=library)
     reporter, errors, _, _ = owner
     binder = Binder(abi, address(abi.bound_symbol), reporter.normalise, errors)
-    return Executable(code, native, keepalive, vectorcall, owner, guard, binder)
+    return Executable(code, native, library, vectorcall, owner, guard, binder)
 
 
 def make_builtin(address: int, abi: EntryABI, keepalive: object
@@ -126,12 +253,12 @@ def make_builtin(address: int, abi: EntryABI, keepalive: object
     name = abi.function_name.encode()
     doc = f"{abi.as_text()}\n\nCompiled by frostline.".encode()
     method = _PyMethodDef(name, address, METH_FASTCALL, doc)
-    slot: list[Callable[..., object]] = []
+    slot: list[weakref.ref[Callable[..., object]]] = []
     reporter = ArgumentReporter(abi, slot)
     errors = ErrorReporter(abi)
     owner = (reporter, errors, (method, name, doc, keepalive), np.ndarray)
     builtin = _new_builtin(ctypes.addressof(method), owner, None)
-    slot.append(builtin)
+    slot.append(weakref.ref(builtin))  # weakly: the builtin holds the owner tuple
     return builtin, owner
 
 
@@ -150,12 +277,19 @@ class ErrorReporter:
 class ArgumentReporter:
     """The slow path: explains why arguments did not convert, or normalises and retries."""
 
-    def __init__(self, abi: EntryABI, native: list[Callable[..., object]]):
+    def __init__(self, abi: EntryABI, native: list[weakref.ref[Callable[..., object]]]):
         self.abi = abi
+        #: The builtin, weakly.  The entry is called through the builtin, or through the
+        #: Executable or a dispatcher holding the Executable, which holds the builtin.
         self.native = native
 
     def __call__(self, *args: object, **kwargs: object) -> object:
-        return self.native[0](*self.normalise(args, kwargs))
+        fixed = self.normalise(args, kwargs)
+        native = self.native[0]()
+        if native is None:  # pragma: no cover - see native
+            raise RuntimeError(f"{self.abi.function_name}() was called after its "
+                               "executable was freed")
+        return native(*fixed)
 
     def normalise(self, args: tuple[object, ...],
                   kwargs: dict[str, object]) -> tuple[object, ...]:
@@ -240,6 +374,9 @@ def check_argument(func: str, param: str, ty: t.Type, value: object, written: bo
         raise TypeError(f"{where} must be {ty}, not {type(value).__name__}")
     info = np.iinfo(ty.numpy_dtype)
     if not info.min <= int(value) <= info.max:
-        raise OverflowError(f"{where} = {int(value)} is out of range for {ty}")
+        shown = str(int(value))
+        if len(shown) > 40:
+            shown = f"{shown[:12]}...{shown[-4:]} ({len(shown.lstrip('-'))} digits)"
+        raise OverflowError(f"{where} = {shown} is out of range for {ty}")
     # NumPy integers become Python ints, which every integer entry reads directly.
     return int(value) if isinstance(value, np.integer) else value

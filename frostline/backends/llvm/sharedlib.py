@@ -14,10 +14,15 @@ changes.
 other library's symbols can interpose; ``dlopen`` resolves the CPython API
 against the running interpreter, immediately (ctypes passes ``RTLD_NOW``), so
 a missing symbol is an ``OSError`` at load time, never a crash at call time.
+
+An opened library is a ``CDLL`` that closes itself (``dlclose``) when its last
+reference goes; whatever can call into the code must hold it (``loader`` puts it
+in every owner tuple).  Nothing is closed while the interpreter finalizes.
 """
 
 from __future__ import annotations
 
+import _ctypes
 import atexit
 import ctypes
 import functools
@@ -28,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 
 import attrs
 
@@ -69,7 +75,46 @@ def link(object_code: bytes) -> bytes:
             return f.read()
 
 
-def open_library(data: bytes) -> ctypes.CDLL:
+class CDLL(ctypes.CDLL):
+    """A ``ctypes.CDLL`` whose library is unmapped (``dlclose``) when it is freed.
+
+    ``ctypes.CDLL`` never closes what it opened: every load would stay mapped for
+    the life of the process.
+    """
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self._mapping = Unloader(_ctypes.dlclose, self._handle)
+
+    def address(self, symbol: str) -> int:
+        """The address of an exported symbol; ``OSError`` if it is missing.
+
+        Asked of ``dlsym`` directly: ``ctypes.cast`` of a function pointer makes a
+        reference cycle, which would keep the library mapped until a collection."""
+        return _ctypes.dlsym(self._handle, symbol)  # type: ignore[no-any-return]
+
+
+class Unloader:
+    """Calls ``unload(*args)`` when freed, unless the interpreter is finalizing.
+
+    Held by one library object only, which must have no ``__del__`` itself: then it
+    is freed after the library's weak references are cleared, so a registry of them
+    never hands out a library whose code is being unmapped.  While the interpreter
+    finalizes, objects go in no particular order and unloading gains nothing.
+    """
+
+    __slots__ = ("unload", "args")
+
+    def __init__(self, unload: Callable[..., object], *args: object):
+        self.unload = unload
+        self.args = args
+
+    def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
+        if not _finalizing():
+            self.unload(*self.args)
+
+
+def open_library(data: bytes) -> CDLL:
     """``dlopen`` a shared library held in memory; ``OSError`` if it does not load.
 
     The bytes go to an anonymous memory file; ``dlopen`` reaches it through a
@@ -87,7 +132,7 @@ def open_library(data: bytes) -> ctypes.CDLL:
         name = os.path.join(_link_directory(), f"{os.getpid()}-{next(_names)}.so")
         os.symlink(f"/proc/self/fd/{fd}", name)
         try:
-            return ctypes.CDLL(name)
+            return CDLL(name)
         finally:
             os.unlink(name)
     finally:
@@ -97,6 +142,14 @@ def open_library(data: bytes) -> ctypes.CDLL:
 _names = itertools.count()
 _directories: dict[int, str] = {}
 _lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # a thread of the parent may have held it: it is not here
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _link_directory() -> str:
@@ -112,10 +165,3 @@ def _link_directory() -> str:
 def _remove_directory(pid: int) -> None:
     if os.getpid() == pid:
         shutil.rmtree(_directories.pop(pid), ignore_errors=True)
-
-
-def address(library: ctypes.CDLL, symbol: str) -> int:
-    """The address of an exported symbol; ``AttributeError`` if it is missing."""
-    value = ctypes.cast(library[symbol], ctypes.c_void_p).value
-    assert value is not None
-    return value
