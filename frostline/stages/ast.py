@@ -168,6 +168,16 @@ def _parse_function(source: str) -> ast.FunctionDef:
     return node
 
 
+def nesting(tree: ast.AST) -> int:
+    """How deeply the AST under ``tree`` nests (computed without recursion)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 def assigned_names(fn: ast.FunctionDef) -> frozenset[str]:
     """Names a function body binds (its locals, besides the parameters), as Python's
     scoping counts them: stores, and the names of nested definitions, imports and
@@ -211,6 +221,12 @@ class FunctionAST:
     def tree(self) -> ast.FunctionDef:
         """The Python AST of the function (shared; never mutate it)."""
         return _parse_function(self.source)
+
+    @functools.cached_property
+    def nesting(self) -> int:
+        """How deeply the function's AST nests: what its recursive walks need
+        (``toolchain/depth.py``)."""
+        return nesting(self.tree)
 
     @functools.cached_property
     def local_names(self) -> frozenset[str]:

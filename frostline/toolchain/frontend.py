@@ -33,8 +33,10 @@ from frostline.stages.ast import (
     TypeRef,
     Unsupported,
     assigned_names,
+    nesting,
 )
 from frostline.stages.definition import Definition, JitOptions
+from frostline.toolchain.depth import frames_for, room, too_deep_message
 from frostline.toolchain.library import KNOWN_NAMES
 from frostline.toolchain.sourcecheck import source_matches
 
@@ -95,6 +97,9 @@ class _FunctionReader:
         self.line_offset = first - 1
         try:
             module = ast.parse(self.source)
+        except (RecursionError, MemoryError):
+            raise CompileError(f"{fn.__qualname__} is nested too deeply for Python's parser "
+                               "in this thread", self.filename, first) from None
         except SyntaxError as exc:
             raise CompileError(f"syntax error: {exc.msg}", self.filename,
                                (exc.lineno or 1) + self.line_offset, (exc.offset or 1) - 1,
@@ -292,7 +297,11 @@ def parse(definition: Definition) -> ProgramAST:
         if fid in functions:
             continue
         reader = _FunctionReader(callee.fn, fid, callee.options)
-        functions[fid] = reader.read(fid_of)
+        depth = nesting(reader.tree)
+        with room(frames_for([depth]), lambda capacity, r=reader, d=depth: r.error(
+                too_deep_message(r.fn.__name__, d, capacity), r.tree)):
+            functions[fid] = reader.read(fid_of)
+            functions[fid].fingerprint  # noqa: B018 - dumping the AST walks it too
         queue.extend(reader.callees)
     return ProgramAST(entry, tuple(functions[k] for k in sorted(functions)),
                       definition.options)

@@ -49,8 +49,8 @@ def source_matches(fn: Callable[..., object], source: str) -> bool:
     flags = code.co_flags & _FUTURE_FLAGS
     try:
         compiled = compile(text, code.co_filename, "exec", flags=flags, dont_inherit=True)
-    except (SyntaxError, ValueError):
-        return True
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return True  # (too deep for CPython's compiler here: the walks after tell)
     if any(_same(found, code) for found in _functions_named(compiled, code.co_name)):
         return True
     try:

@@ -23,6 +23,7 @@ from frostline.errors import CompileError
 from frostline.stages.ast import ArrayConstant, Constant, FunctionAST
 from frostline.stages.executable import RaisedError
 from frostline.stages.typed import TypedFunction, TypedProgram, node_key
+from frostline.toolchain.depth import room_for
 from frostline.toolchain.ranges import nonnegative_indices
 from frostline.toolchain.typing.rules import dotted_name
 
@@ -498,5 +499,6 @@ def lower_program(typed: TypedProgram, triple: str = "", data_layout: str = ""
                   ) -> tuple[ir.Module, list[RaisedError]]:
     """Lower every instance of a typed program into one LLVM module."""
     mod = ModuleLowerer(typed, typed.entry.symbol, triple, data_layout)
-    module = mod.lower()
+    with room_for(typed.closure.program.functions):
+        module = mod.lower()
     return module, mod.errors

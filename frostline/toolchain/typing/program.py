@@ -15,6 +15,7 @@ from frostline import types as t
 from frostline.errors import CompileError
 from frostline.stages.closure import Closure
 from frostline.stages.typed import TypedFunction, TypedProgram
+from frostline.toolchain.depth import room_for
 from frostline.toolchain.typing.function import FunctionTyper
 from frostline.toolchain.typing.rules import (
     MAX_ROUNDS,
@@ -130,4 +131,5 @@ class ProgramTyper:
 
 def infer_types(closure: Closure) -> TypedProgram:
     """The typing step: Closure -> TypedProgram."""
-    return ProgramTyper(closure).run()
+    with room_for(closure.program.functions):
+        return ProgramTyper(closure).run()
