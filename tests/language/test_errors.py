@@ -578,6 +578,50 @@ def test_unbound_in_else_branch() -> None:
             f(1.0)
 
 
+def assigned_in_for_else(n, stop):
+    for i in range(n):
+        if i == stop:
+            break
+    else:
+        found = -1
+    return found
+
+
+def assigned_in_while_else(n, stop):
+    i = 0
+    while i < n:
+        if i == stop:
+            break
+        i += 1
+    else:
+        found = i
+    return found
+
+
+def assigned_before_every_break(n, stop):
+    for i in range(n):
+        if i == stop:
+            found = i
+            break
+    else:
+        found = -1
+    return found
+
+
+def test_a_name_assigned_only_in_a_loop_else_is_unbound_after_a_break() -> None:
+    for f in both(assigned_in_for_else, "int64, int64"):
+        assert f(3, 5) == -1
+        with pytest.raises(UnboundLocalError, match="'found'"):
+            f(3, 1)
+    for f in both(assigned_in_while_else, "int64, int64"):
+        assert f(3, 5) == 3
+        with pytest.raises(UnboundLocalError, match="'found'"):
+            f(3, 1)
+    for f in both(assigned_before_every_break, "int64, int64"):
+        assert f(3, 5) == -1
+        assert f(3, 1) == 1
+
+
 # ---------------------------------------------------------------------------
 # argument checking of executables: TypeError naming the parameter
 # ---------------------------------------------------------------------------

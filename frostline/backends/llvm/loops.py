@@ -22,6 +22,15 @@ class Loop:
     def __init__(self, cont: ir.Block, brk: ir.Block):
         self.cont = cont
         self.brk = brk
+        #: The variables surely assigned at each ``break``: after the loop, a variable
+        #: is surely assigned only if it is at every break and at the end of ``else``.
+        self.broken: list[set[str]] = []
+
+    def after(self, assigned: set[str] | None) -> set[str]:
+        """What is surely assigned after the loop, given what is at the end of ``else``
+        (``None`` where the ``else`` does not fall through)."""
+        paths = self.broken + ([assigned] if assigned is not None else [])
+        return set.intersection(*paths) if paths else set()
 
 
 class LoopLowering:
@@ -36,12 +45,10 @@ class LoopLowering:
         self.builder.position_at_end(head)
         cond = self.condition(node.test)
         self.builder.cbranch(cond, body, orelse)
-        self.loop_body(node.body, body, Loop(head, end), head)
+        loop = Loop(head, end)
+        self.loop_body(node.body, body, loop, head)
         self.builder.position_at_end(orelse)
-        self.block(node.orelse)
-        if not self.terminated():
-            self.builder.branch(end)
-        self.builder.position_at_end(end)
+        self.loop_else(node.orelse, loop)
 
     def loop_body(self: FunctionLowerer, stmts: list[ast.stmt], block: ir.Block, loop: Loop,
                   next_block: ir.Block) -> None:
@@ -94,7 +101,8 @@ class LoopLowering:
         before = set(self.assigned)
         i = k if unit else b.add(start, b.mul(k, step))
         self.store(node.target, i, t.int64)
-        self.loop_body(node.body, body, Loop(incr, end), incr)
+        loop = Loop(incr, end)
+        self.loop_body(node.body, body, loop, incr)
         self.assigned = before  # the loop may not run at all
         b.position_at_end(incr)
         if unit:
@@ -103,10 +111,17 @@ class LoopLowering:
             b.store(b.add(b.load(counter), one, flags=("nuw",)), counter)
         b.branch(head)
         b.position_at_end(orelse)
-        self.block(node.orelse)
-        if not self.terminated():
-            b.branch(end)
-        b.position_at_end(end)
+        self.loop_else(node.orelse, loop)
+
+    def loop_else(self: FunctionLowerer, stmts: list[ast.stmt], loop: Loop) -> None:
+        """Lower a loop's ``else`` clause (positioned at its block), then continue after the
+        loop, where only what every way out of the loop assigned is surely assigned."""
+        self.block(stmts)
+        falls_through = not self.terminated()
+        if falls_through:
+            self.builder.branch(loop.brk)
+        self.assigned = loop.after(self.assigned if falls_through else None)
+        self.builder.position_at_end(loop.brk)
 
     def trip_count(self: FunctionLowerer, start: ir.Value, stop: ir.Value, step: ir.Value,
                    known_step: int | None) -> ir.Value:
@@ -131,6 +146,7 @@ class LoopLowering:
                         count(stop, start, b.sub(zero, step)))
 
     def stmt_Break(self: FunctionLowerer, node: ast.Break) -> None:
+        self.loops[-1].broken.append(set(self.assigned))
         self.builder.branch(self.loops[-1].brk)
 
     def stmt_Continue(self: FunctionLowerer, node: ast.Continue) -> None:
