@@ -28,8 +28,8 @@ def _infer_types(closure: Closure) -> TypedProgram:
 
 
 #: Bump a step's version when its output for the same input changes.
-INFER_TYPES: Step[Closure, TypedProgram] = Step("infer_types", "2", _infer_types)
-LOWER: Step[TypedProgram, CompilableProgram] = Step("llvm.lower", "4", llvm.lower)
+INFER_TYPES: Step[Closure, TypedProgram] = Step("infer_types", "3", _infer_types)
+LOWER: Step[TypedProgram, CompilableProgram] = Step("llvm.lower", "5", llvm.lower)
 OPTIMIZE: Step[CompilableProgram, OptimizedProgram] = Step("llvm.optimize", "1", llvm.optimize)
 EMIT: Step[OptimizedProgram, ObjectCode] = Step("llvm.emit_object", "1", llvm.emit_object)
 

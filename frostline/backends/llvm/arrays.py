@@ -5,11 +5,14 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from llvmlite import ir
 
 from frostline import types as t
 from frostline.backends.llvm import arith
 from frostline.backends.llvm import irtypes as lt
+from frostline.stages.ast import Constant
 from frostline.stages.typed import node_key
 from frostline.toolchain.typing.rules import constant_index, dotted_name
 
@@ -48,24 +51,65 @@ class ArrayLowering:
         bty = self.type_of(node.value)
         if isinstance(bty, t.TupleType):
             k = constant_index(node.slice)
+            frozen = self.constant_tuple(node.value)
             if k is not None:
-                return self.builder.extract_value(self.expr(node.value), k % len(bty.items))
-            return self.tuple_item(node, bty)
+                k %= len(bty.items)
+                if frozen is not None:  # the item itself: no copy of the whole tuple
+                    return self.constant(frozen[k], bty.items[k])
+                return self.builder.extract_value(self.expr(node.value), k)
+            return self.tuple_item(node, bty, frozen)
         ty = self.type_of(node)
         if isinstance(ty, t.ArrayType):
             return self.view(node)
         ptr = self.element_pointer(node)
         return self.load_element(ptr, ty)  # type: ignore[arg-type]
 
-    def tuple_item(self: FunctionLowerer, node: ast.Subscript, ty: t.TupleType) -> ir.Value:
+    def constant_tuple(self: FunctionLowerer, node: ast.expr) -> tuple[object, ...] | None:
+        """The value of a global (or module attribute) that is a frozen tuple, else None."""
+        name = dotted_name(node)
+        if name is None or name.split(".")[0] in self.fn.local_names:
+            return None
+        value = self.fn.lookup(name)
+        if isinstance(value, Constant) and isinstance(value.value, tuple):
+            return value.value
+        return None
+
+    def tuple_table(self: FunctionLowerer, value: tuple[object, ...],
+                    ty: t.TupleType) -> ir.Value:
+        """A frozen tuple of one item type as a constant array in memory (once per module),
+        so indexing it at run time costs the same for 10 items or 10,000."""
+        item = ty.items[0]
+        if isinstance(item, t.ScalarType):
+            key = f"tuple of {item.name}: {value!r}"
+            gv = self.mod.constant_data(
+                key, lambda: np.array(value, dtype=item.numpy_dtype).tobytes())
+            return gv.bitcast(lt.memory(item).as_pointer())
+        key = f"tuple of {item}: {value!r}"
+        if key not in self.mod.arrays:  # nested tuples: an array of their structs
+            init = ir.Constant(ir.ArrayType(lt.value(item), len(value)),
+                               [self.constant(v, item) for v in value])
+            gv = ir.GlobalVariable(self.mod.module, init.type,
+                                   name=f"fl.const.{len(self.mod.arrays)}")
+            gv.linkage = "internal"
+            gv.global_constant = True
+            gv.initializer = init
+            self.mod.arrays[key] = gv
+        return self.mod.arrays[key].bitcast(lt.value(item).as_pointer())
+
+    def tuple_item(self: FunctionLowerer, node: ast.Subscript, ty: t.TupleType,
+                   frozen: tuple[object, ...] | None) -> ir.Value:
         """``tup[i]`` with a runtime index, for tuples whose items share one type."""
         b = self.builder
         item = lt.value(ty.items[0])
-        slots = self.alloca(ir.ArrayType(item, len(ty.items)), "tuple.items")
-        value = self.expr(node.value)
-        for k in range(len(ty.items)):
-            b.store(b.extract_value(value, k),
-                    b.gep(slots, [ir.Constant(lt.i32, 0), ir.Constant(lt.i32, k)]))
+        if frozen is not None:
+            slots = self.tuple_table(frozen, ty)
+        else:
+            # One store of the whole struct: its items share one type, so it is laid out
+            # as an array of them (a store per item makes LLVM's work quadratic).
+            value = self.expr(node.value)
+            whole = self.alloca(value.type, "tuple.items")
+            b.store(value, whole)
+            slots = b.bitcast(whole, item.as_pointer())
         ity = self.type_of(node.slice)
         index = arith.cast(self, self.expr(node.slice), ity, t.int64)
         size = ir.Constant(lt.i64, len(ty.items))
@@ -74,7 +118,11 @@ class ArrayLowering:
                              b.add(index, size), index)
         self.raise_if(b.icmp_unsigned(">=", index, size), "IndexError",
                       "tuple index out of range")
-        return b.load(b.gep(slots, [ir.Constant(lt.i64, 0), index]))
+        ptr = b.gep(slots, [index])
+        scalar = ty.items[0]
+        if frozen is not None and isinstance(scalar, t.ScalarType):
+            return self.load_element(ptr, scalar)  # bools are bytes in the table
+        return b.load(ptr)
 
     def load_element(self: FunctionLowerer, ptr: ir.Value, ty: t.ScalarType) -> ir.Value:
         value = self.builder.load(ptr)

@@ -8,6 +8,7 @@ come from the TypedProgram; this module only emits.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from typing import NoReturn
 
 import numpy as np
@@ -80,21 +81,26 @@ class ModuleLowerer:
                                      lt.scalar(ty))  # type: ignore[arg-type]
         return self.helpers[key]
 
-    def array_constant(self, value: ArrayConstant, ty: t.ArrayType) -> ir.Constant:
-        """A frozen global array as an array struct pointing at a constant global."""
-        if value.fingerprint not in self.arrays:
-            # The bytes as one string constant: an element per IR constant would make a
-            # large table cost seconds to print and parse.
-            data = bytearray(np.ascontiguousarray(value.to_array()).tobytes())
-            init = ir.Constant(ir.ArrayType(lt.i8, len(data)), data)
-            gv = ir.GlobalVariable(self.module, init.type,
-                                   name=f"fl.const.{len(self.arrays)}")
+    def constant_data(self, key: str, data: Callable[[], bytes]) -> ir.GlobalVariable:
+        """Read-only bytes as one internal global of the module, made once per ``key``.
+
+        The bytes are one string constant: an IR constant per element would make a
+        large table cost seconds to print and parse."""
+        if key not in self.arrays:
+            content = bytearray(data())
+            init = ir.Constant(ir.ArrayType(lt.i8, len(content)), content)
+            gv = ir.GlobalVariable(self.module, init.type, name=f"fl.const.{len(self.arrays)}")
             gv.linkage = "internal"
             gv.global_constant = True
             gv.align = 64
             gv.initializer = init
-            self.arrays[value.fingerprint] = gv
-        gv = self.arrays[value.fingerprint]
+            self.arrays[key] = gv
+        return self.arrays[key]
+
+    def array_constant(self, value: ArrayConstant, ty: t.ArrayType) -> ir.Constant:
+        """A frozen global array as an array struct pointing at a constant global."""
+        gv = self.constant_data(
+            value.fingerprint, lambda: np.ascontiguousarray(value.to_array()).tobytes())
         elem_ptr = lt.memory(ty.dtype).as_pointer()
         ptr = gv.gep([ir.Constant(lt.i32, 0), ir.Constant(lt.i32, 0)]).bitcast(elem_ptr)
         itemsize = ty.dtype.itemsize

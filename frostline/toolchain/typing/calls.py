@@ -91,6 +91,7 @@ class CallTyping:
         if name == "builtins.len":
             if len(node.args) != 1:
                 self.fail(node, "len() takes exactly one argument")
+            self.indexed = node.args[0]
             arg = self.expr(node.args[0])
             if not isinstance(arg, (Unknown, t.ArrayType, t.TupleType)):
                 self.fail(node.args[0], f"a {arg} has no len()")

@@ -30,6 +30,8 @@ from frostline.toolchain.typing.rules import (
     INT64_MAX,
     INT64_MIN,
     MAX_ROUNDS,
+    TUPLE_TABLE_LIMIT,
+    TUPLE_VALUE_LIMIT,
     UNKNOWN,
     MaybeType,
     Unknown,
@@ -40,6 +42,7 @@ from frostline.toolchain.typing.rules import (
     constant_type,
     dotted_name,
     fits,
+    flatten,
     located_error,
     unary_type,
 )
@@ -78,6 +81,9 @@ class FunctionTyper(CallTyping):
         self.loop_depth = 0
         #: > 0 while typing the operands of a folded constant expression.
         self.folding = 0
+        #: The expression being indexed or measured (``T`` in ``T[i]``, ``len(T)``):
+        #: a large frozen tuple may be used so, but not as a value.
+        self.indexed: ast.AST | None = None
 
     def fail(self, node: ast.AST, message: str) -> NoReturn:
         raise located_error(self.fn, node, message)
@@ -405,6 +411,24 @@ class FunctionTyper(CallTyping):
         if type(value) is int and not INT64_MIN <= value <= INT64_MAX:
             self.fail(node, f"{what} {value} does not fit in int64")
 
+    def check_tuple(self, node: ast.AST, value: tuple[object, ...]) -> None:
+        """A frozen tuple is a constant table: its ints fit int64, its size is bounded, and
+        a long one is only indexed or measured (the code for a tuple value grows with it)."""
+        name = dotted_name(node)
+        numbers = list(flatten(value))
+        if len(numbers) > TUPLE_TABLE_LIMIT:
+            self.fail(node, f"'{name}' is a tuple of {len(numbers):,} numbers, more than the "
+                      f"{TUPLE_TABLE_LIMIT:,} a kernel takes as a constant; make it a NumPy "
+                      "array (a global array is read in place)")
+        if len(value) > TUPLE_VALUE_LIMIT and node is not self.indexed:
+            self.fail(node, f"'{name}' is a tuple of {len(value):,} items, more than the "
+                      f"{TUPLE_VALUE_LIMIT:,} a kernel holds as a value; index it "
+                      f"({name}[i]) where it is used, or make it a NumPy array")
+        for number in numbers:
+            if type(number) is int and not INT64_MIN <= number <= INT64_MAX:
+                self.fail(node, f"'{name}' holds the integer {number}, which does not fit "
+                          "in int64")
+
     def literal_int(self, node: ast.expr) -> int | None:
         """The value of an int literal, global Python int or integer constant expression
         operand, else None."""
@@ -444,7 +468,10 @@ class FunctionTyper(CallTyping):
 
     def global_type(self, node: ast.AST, value: GlobalValue) -> t.Type:
         if isinstance(value, Constant):
-            self.check_int64(node, value.value, f"'{dotted_name(node)}' =")
+            if isinstance(value.value, tuple):
+                self.check_tuple(node, value.value)
+            else:
+                self.check_int64(node, value.value, f"'{dotted_name(node)}' =")
             return constant_type(value.value)
         if isinstance(value, ArrayConstant):
             scalar = t.scalar_from_dtype(np.dtype(value.dtype))
@@ -474,6 +501,7 @@ class FunctionTyper(CallTyping):
         return self.subscript(node, store=False)
 
     def subscript(self, node: ast.Subscript, store: bool) -> MaybeType:
+        self.indexed = node.value
         base = self.expr(node.value)
         indices = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         if isinstance(base, t.TupleType):

@@ -8,6 +8,7 @@ Pure functions of types and AST nodes, shared by the typing step (``program``,
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -44,12 +45,31 @@ def op_symbol(op: ast.AST) -> str:
 
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+#: The most numbers a frozen tuple may hold: indexed at run time it becomes a constant
+#: array, linear in its size; beyond this a global NumPy array is the right tool.
+TUPLE_TABLE_LIMIT = 100_000
+#: The most items of a frozen tuple used as a value (assigned, passed, returned): such a
+#: value is an LLVM struct, whose optimization grows faster than linearly with its size.
+TUPLE_VALUE_LIMIT = 1_000
 
 
 def fits(value: int, ty: t.ScalarType) -> bool:
     if ty.is_signed:
         return -(1 << (ty.bits - 1)) <= value < (1 << (ty.bits - 1))
     return 0 <= value < (1 << ty.bits)
+
+
+def flatten(value: tuple[object, ...]) -> Iterator[object]:
+    """The numbers of a (nested) tuple, in order."""
+    stack = [iter(value)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, tuple):
+                stack.append(iter(item))
+                break
+            yield item
+        else:
+            stack.pop()
 
 
 def constant_type(value: object) -> t.Type:
