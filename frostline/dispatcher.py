@@ -17,7 +17,7 @@ from typing import Any, overload
 import attrs
 import numpy as np
 
-from frostline import stats
+from frostline import forksafe, stats
 from frostline import types as t
 from frostline._vectorcall import callable_class, set_entry
 from frostline.backends import llvm
@@ -148,6 +148,7 @@ class _DispatcherMethods:
         self._by_key: dict[tuple[object, ...], Callable[..., Any]] = {}
         self._by_signature: dict[t.Signature, Executable] = {}
         self._lock = threading.RLock()
+        forksafe.renew_locks(self, "_lock")
         self._params = params
         self._nparams = len(params.parameters)
         #: Whether every parameter is plain positional: the only kind kernels have.

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 import weakref
 
+from frostline import forksafe
+
 _exceptions: weakref.WeakValueDictionary[tuple[str, str], type] = weakref.WeakValueDictionary()
 _exceptions_lock = threading.Lock()
+forksafe.renew_locks(sys.modules[__name__], "_exceptions_lock")
 
 
 def register_exception(cls: type[BaseException]) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import Counter
 
+from frostline import forksafe
+
 _lock = threading.Lock()
+forksafe.renew_locks(sys.modules[__name__], "_lock")
 _counters: Counter[str] = Counter(
     {"compiled": 0, "memory_hits": 0, "disk_hits": 0, "disk_writes": 0,
      "background_started": 0, "background_finished": 0, "background_failed": 0,

@@ -111,8 +111,9 @@ class _ExecutableMethods:
     ``exe(*args)`` costs about as much as calling a builtin function.  An
     Executable pickles as its object code; unpickling loads that code with no
     code generation, or, where the same code is loaded in this process already,
-    calls the library loaded (which is freed with its last Executable).  It is immutable (the bound calls held for
-    ``bind(..., context=...)`` are process state, not part of its value).
+    calls the library loaded (which is freed with its last Executable).  It is
+    immutable (the bound calls held for ``bind(..., context=...)`` are process
+    state, not part of its value).
     """
 
     def __init__(self, object_code: ObjectCode, native: Callable[..., object],

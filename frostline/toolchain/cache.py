@@ -25,6 +25,7 @@ import contextlib
 import functools
 import os
 import re
+import sys
 import threading
 import time
 import warnings
@@ -34,7 +35,7 @@ from typing import NoReturn, TypeVar
 
 import attrs
 
-from frostline import stats
+from frostline import forksafe, stats
 from frostline.stages.executable import ObjectCode
 from frostline.toolchain import cachedir
 from frostline.toolchain.cachedir import Access, closing
@@ -67,6 +68,7 @@ _MAX_BOOKKEEPING = 1 << 16
 T = TypeVar("T")
 _warned: set[tuple[str, Path]] = set()
 _warned_lock = threading.Lock()
+forksafe.renew_locks(sys.modules[__name__], "_warned_lock")
 
 
 class CacheWarning(UserWarning):

@@ -26,6 +26,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
+from frostline import forksafe
 from frostline.errors import CompileError
 from frostline.stages.ast import FunctionAST
 
@@ -38,6 +39,7 @@ _STACK_PER_FRAME = 256
 _DEFAULT_STACK = 8 << 20
 
 _lock = threading.Lock()
+forksafe.renew_locks(sys.modules[__name__], "_lock")
 _raised: list[int] = []  # the limits asked for by the compilations running now
 _restore_to = 0
 _stacks = threading.local()

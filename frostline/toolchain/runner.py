@@ -28,7 +28,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import itertools
-import os
+import sys
 import threading
 import traceback
 import warnings
@@ -36,7 +36,7 @@ import weakref
 from collections.abc import Callable, Generator
 from typing import Any, Generic, TypeVar
 
-from frostline import stats
+from frostline import forksafe, stats
 
 T = TypeVar("T")
 
@@ -62,6 +62,7 @@ class CompileHandle(concurrent.futures.Future, Generic[T]):  # type: ignore[type
         self._lock = threading.Lock()
         self._callbacks: list[tuple[str, Callable[..., object]]] = []
         self._ended = False
+        forksafe.renew_locks(self, "_lock", "_condition")  # (the Future's)
 
     def __repr__(self) -> str:
         state = "cancelled" if self.cancelled() else "done" if self.done() else self.stage
@@ -182,17 +183,26 @@ class BackgroundRunner:
         self.workers = workers
         self._names = itertools.count()
         self._reset()
-        # A forked child has none of the parent's threads: it starts afresh, and the
-        # jobs queued in the parent stay the parent's.
-        reset = weakref.WeakMethod(self._reset)
-        os.register_at_fork(after_in_child=lambda: (method := reset()) and method())
+        reset = weakref.WeakMethod(self._after_fork)
+        forksafe.in_child(lambda: (method := reset()) and method())
 
     def _reset(self) -> None:
         self._queue: collections.deque[tuple[CompileHandle[Any], Job[Any]]] = \
             collections.deque()
+        #: Handles whose step a worker is running.
+        self._stepping: set[CompileHandle[Any]] = set()
         self._ready = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._shutdown = False
+
+    def _after_fork(self) -> None:
+        """A forked child has none of the parent's workers: it starts afresh, and the
+        jobs the parent had queued or running are cancelled in the child (they go on
+        in the parent), so nothing there waits for them; their finalize callbacks run."""
+        orphans = [handle for handle, _ in self._queue] + list(self._stepping)
+        self._reset()  # (the jobs are dropped: a running generator cannot be closed)
+        for handle in orphans:
+            handle.cancel()
 
     def submit(self, job: Job[T], name: str = "compilation") -> CompileHandle[T]:
         """Queue ``job``; its handle comes back at once."""
@@ -228,15 +238,19 @@ class BackgroundRunner:
                 if self._shutdown:
                     return
                 handle, job = self._queue.popleft()
-            if handle.cancelled():
+                self._stepping.add(handle)  # a handle is always queued or stepping
+            ended = handle.cancelled()
+            if ended:
                 job.close()
-                continue
-            if _step(handle, job):
+            elif _step(handle, job):
+                ended = True
                 if not handle.cancelled():
                     stats.bump("background_failed" if handle.exception() is not None
                                else "background_finished")
-                continue
             with self._ready:
+                self._stepping.discard(handle)
+                if ended:
+                    continue
                 if not self._shutdown:
                     self._queue.append((handle, job))
                     self._ready.notify()
@@ -261,6 +275,7 @@ class BackgroundRunner:
 
 _background: list[BackgroundRunner] = []
 _background_lock = threading.Lock()
+forksafe.renew_locks(sys.modules[__name__], "_background_lock")
 
 
 def background_runner() -> BackgroundRunner:

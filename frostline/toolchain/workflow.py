@@ -18,7 +18,7 @@ from typing import Generic, Protocol, TypeVar
 
 import attrs
 
-from frostline import __version__, stats
+from frostline import __version__, forksafe, stats
 from frostline.fingerprint import digest
 
 In = TypeVar("In")
@@ -65,6 +65,7 @@ class MemoryCache:
         self.max_entries = max_entries
         self._data: OrderedDict[str, object] = OrderedDict()
         self._lock = threading.Lock()
+        forksafe.renew_locks(self, "_lock")
 
     def get(self, key: str) -> object | None:
         with self._lock:

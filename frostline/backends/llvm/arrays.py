@@ -6,7 +6,6 @@ import ast
 from typing import TYPE_CHECKING
 
 import numpy as np
-
 from llvmlite import ir
 
 from frostline import types as t

@@ -37,6 +37,7 @@ from collections.abc import Callable
 
 import attrs
 
+from frostline import forksafe
 from frostline.stages.executable import ObjectCode
 
 _LINK_FLAGS = ("-shared", "-Bsymbolic", "-z", "noseparate-code", "-z", "max-page-size=4096",
@@ -142,14 +143,7 @@ def open_library(data: bytes) -> CDLL:
 _names = itertools.count()
 _directories: dict[int, str] = {}
 _lock = threading.Lock()
-
-
-def _after_fork_in_child() -> None:
-    global _lock
-    _lock = threading.Lock()  # a thread of the parent may have held it: it is not here
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
+forksafe.renew_locks(sys.modules[__name__], "_lock")
 
 
 def _link_directory() -> str:
