@@ -241,6 +241,62 @@ def test_runaway_recursion_raises_recursion_error_instead_of_crashing(kernel):
     assert len(errors) == 1
 
 
+SMALL_STACK = """
+import sys, threading
+sys.path.insert(0, {tests!r})
+import frostline as fl
+from backends.test_llvm import count_down, ping
+outcome = []
+def run():
+    for kernel in (count_down, ping):
+        f = fl.jit(kernel, cache=False)
+        outcome.append(f(1000))
+        try:
+            f(10**9)
+        except RecursionError as exc:
+            outcome.append(str(exc))
+if {stack}:
+    threading.stack_size({stack})
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+else:
+    run()
+print(outcome)
+"""
+
+
+@pytest.mark.parametrize(("stack", "ulimit"), [(256 << 10, None), (512 << 10, None),
+                                               (1 << 20, None), (0, 1024), (0, 512)],
+                         ids=["thread of 256 KiB", "thread of 512 KiB", "thread of 1 MiB",
+                              "ulimit -s 1024", "ulimit -s 512"])
+def test_runaway_recursion_on_a_small_stack_raises_recursion_error(stack, ulimit):
+    """The limit comes from the running thread's real stack, not a fixed 1 MiB."""
+    import os
+    import subprocess
+    import sys
+
+    tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = SMALL_STACK.format(tests=tests, stack=stack)
+    command = [sys.executable, "-c", script]
+    if ulimit:
+        command = ["bash", "-c", f'ulimit -s {ulimit} && exec "$@"', "-", *command]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    message = "maximum recursion depth exceeded in compiled code"
+    assert done.stdout.strip() == str([1000, message, 1000, message])
+
+
+def test_recursion_may_use_the_whole_default_stack():
+    """Deeper than the fixed 1 MiB budget of before, on the main thread's 8 MiB."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
+    if soft != resource.RLIM_INFINITY and soft < 8 << 20:
+        pytest.skip("a main-thread stack under 8 MiB")
+    assert fl.jit(count_down)(60_000) == 60_000
+
+
 @fl.jit(boundscheck=True)
 def checked_get(a, i):
     return a[i]

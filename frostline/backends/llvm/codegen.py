@@ -15,7 +15,7 @@ import numpy as np
 from llvmlite import ir
 
 from frostline import types as t
-from frostline.backends.llvm import arith
+from frostline.backends.llvm import arith, stack
 from frostline.backends.llvm import irtypes as lt
 from frostline.backends.llvm.arrays import ArrayLowering
 from frostline.backends.llvm.calls import CallLowering
@@ -72,6 +72,13 @@ class ModuleLowerer:
             fn = ir.Function(self.module, ir.FunctionType(ret, args), name=name)
             self.externs[name] = fn
         return fn
+
+    def stack_limit(self) -> ir.Function:
+        """``fl.stack.limit``, emitted once (see ``stack``)."""
+        key = ("stack.limit", "")
+        if key not in self.helpers:
+            self.helpers[key] = stack.emit_stack_limit(self.module, self.extern)
+        return self.helpers[key]
 
     def helper(self, kind: str, ty: t.ScalarType) -> ir.Function:
         key = (kind, ty.name)
@@ -226,14 +233,24 @@ class FunctionLowerer(ArrayLowering, CallLowering, LoopLowering):
                     self.builder.unreachable()
 
     def check_stack_depth(self) -> None:
-        """Recursion that would overflow the native stack raises RecursionError instead."""
+        """Recursion that would overflow the thread's stack raises RecursionError instead
+        (``stack``)."""
         b = self.builder
         # ``out`` lives in the caller's frame: a stack position without forcing a frame
         # pointer (llvm.frameaddress would cost every call a register).
-        used = b.sub(b.ptrtoint(self.stack_base, lt.i64),
-                     b.ptrtoint(self.func.args[0], lt.i64))
-        self.raise_if(b.icmp_signed(">", used, ir.Constant(lt.i64, lt.RECURSION_STACK_LIMIT)),
+        here = b.ptrtoint(self.func.args[0], lt.i64)
+        used = b.sub(b.ptrtoint(self.stack_base, lt.i64), here)
+        deep = self.func.append_basic_block("stack.deep")
+        shallow = self.func.append_basic_block("stack.ok")
+        expect = self.extern("llvm.expect.i1", lt.i1, [lt.i1, lt.i1])
+        b.cbranch(b.call(expect, [b.icmp_signed(">", used, ir.Constant(lt.i64, stack.SHALLOW)),
+                                  ir.Constant(lt.i1, 0)]), deep, shallow)
+        b.position_at_end(deep)
+        limit = b.call(self.mod.stack_limit(), [self.stack_base])
+        self.raise_if(b.icmp_unsigned("<", here, limit),
                       "RecursionError", "maximum recursion depth exceeded in compiled code")
+        b.branch(shallow)
+        b.position_at_end(shallow)
 
     # --- statements -------------------------------------------------------------------
 

@@ -52,13 +52,10 @@ def function(return_type: t.Type, arg_types: tuple[t.Type, ...]) -> ir.FunctionT
     """Internal ABI: ``i32 f(R* out, i8* stack_base, args...)``.
 
     The i32 is 0 or an error number; ``stack_base`` is the stack address where
-    the call from Python entered, so recursive functions can bound their depth.
+    the call from Python entered, so recursive functions can bound their depth
+    (``stack``).
     """
     return ir.FunctionType(i32, [value(return_type).as_pointer(), i8p]
                            + [value(a) for a in arg_types])
 
-
-#: Native stack a recursion may use before it raises RecursionError (Python's threads
-#: and main thread get 8 MiB by default on Linux).
-RECURSION_STACK_LIMIT = 1 << 20
 

@@ -167,7 +167,11 @@ class CallEmitter:
         out = self.alloca(lt.value(return_type))
         if release_gil:
             state = self.call("PyEval_SaveThread")
-        stack_base = b.bitcast(out, lt.i8p)  # a slot in this frame marks where Python entered
+        # A slot in this frame marks where Python entered, and caches the lowest address
+        # a recursion may reach (0: not known yet; see ``stack``).
+        limit = self.alloca(lt.i64)
+        b.store(ir.Constant(lt.i64, 0), limit)
+        stack_base = b.bitcast(limit, lt.i8p)
         status = b.call(kernel, [out, stack_base, *args])
         if release_gil:
             self.call("PyEval_RestoreThread", state)
