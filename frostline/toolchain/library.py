@@ -109,13 +109,42 @@ KNOWN_NAMES: tuple[str, ...] = (*LIBRARY, *CASTS, "builtins.len", "builtins.rang
 
 
 def result_type(fn: LibraryFunction, args: list[t.Type]) -> t.Type:
-    """The result type of a call of ``fn`` with arguments of the given scalar types."""
+    """The result type of a call of ``fn`` with arguments of the given scalar types.
+
+    A NumPy function returns a NumPy scalar, never a weak value: ``np.floor(-28)`` is
+    an ``int64``, ``np.sqrt(2.0)`` a ``float64``, whatever they meet next."""
+    result = _result_type(fn, args)
+    return t.concrete(result) if fn.name.startswith("numpy.") else result
+
+
+#: NumPy functions with a bool loop: of bools they return a bool.
+_NUMPY_BOOL_LOOPS = frozenset(f"numpy.{name}" for name in (
+    "abs", "absolute", "maximum", "minimum", "fmax", "fmin"))
+
+
+def _result_type(fn: LibraryFunction, args: list[t.Type]) -> t.Type:
     if fn.result == "bool":
         return t.bool_
     if fn.result == "int":
         return t.int64
     if fn.result == "float":
         return t.float64
+    promoted = args[0]
+    for a in args[1:]:
+        promoted = t.promote(promoted, a)
+    if fn.result == "same":
+        if isinstance(promoted, t.ScalarType) and promoted.is_bool:
+            if fn.name in ("builtins.min", "builtins.max") or fn.name in _NUMPY_BOOL_LOOPS:
+                return t.bool_
+            # np.square and np.power of bools use NumPy's smallest integer loop;
+            # Python's abs(True) is the int 1.
+            return t.int8 if fn.name.startswith("numpy.") else t.int64
+        return promoted
+    concrete = t.concrete(promoted)
+    assert isinstance(concrete, t.ScalarType)
+    if concrete.is_float or fn.result == "rounding":
+        return promoted
+    return t.float64
     promoted = args[0]
     for a in args[1:]:
         promoted = t.promote(promoted, a)

@@ -260,6 +260,12 @@ class CallProductions:
             return None
         rng = self.rng
         if ty.is_bool:
+            if self.features.np_func_of_bools and rng.random() < 0.3:
+                fn = rng.choice(("maximum", "minimum", "fmax", "fmin", "abs"))
+                args = [self.scalar(rng.choice((PY_BOOL, NP_BOOL)), depth, pure)
+                        for _ in range(1 if fn == "abs" else 2)]
+                return self._expr(f"np.{fn}({', '.join(a.text for a in args)})", ty, 1,
+                                  all(a.pure for a in args))
             e = self.scalar(self._any_number(), depth, pure)
             return self._expr(f"np.{rng.choice(('isnan', 'isinf', 'isfinite'))}({e.text})", ty,
                               1, e.pure)
@@ -294,7 +300,7 @@ class CallProductions:
             fns += ["minimum", "maximum"]
         options = [(a, b) for a in s.ALL_SCALARS for b in s.ALL_SCALARS
                    if (p := s.promote(a, b)) is not None and numpy_of(p) == ty
-                   and (self.features.np_func_of_bools or not (a.is_bool and b.is_bool))]
+                   and not (a.is_bool and b.is_bool)]  # (of two bools: a bool, above)
         return self._binary_numpy(rng.choice(fns), options, ty, depth, pure)
 
     def _binary_numpy(self, fn: str, options: list[tuple[Scalar, Scalar]], ty: Scalar,

@@ -251,20 +251,18 @@ class Features:
     #: Reading a variable assigned only in a loop's ``else`` clause after a ``break``
     #: (frostline took it as assigned: no UnboundLocalError).
     unbound_loop_else: bool = True
+    #: ``np.rad2deg``/``np.degrees`` of float32 (NumPy multiplies by 180.0f / (float)pi).
+    np_rad2deg_float32: bool = True
+    #: NumPy functions of constant arguments (``np.floor(-28)``, ``np.sqrt(2.0)``): a
+    #: strong int64/float64 NumPy scalar, as in NumPy (frostline's was weak).
+    np_func_of_constants: bool = True
+    #: ``np.maximum``/``minimum``/``fmax``/``fmin`` of two bools: a bool, as in NumPy.
+    np_func_of_bools: bool = True
     # Open (off by default):
     #: NumPy's SIMD loops (SVML on AVX-512 hosts: nearly every transcendental function,
     #: ``np.power``, ``np.arctan2``), which differ from the C library frostline calls in
     #: the last bit.  Documented in language.md; not a defect.
     numpy_simd_ulp: bool = False
-    #: ``np.rad2deg``/``np.degrees`` of float32: frostline's result is off by an ulp
-    #: for most inputs (NumPy multiplies by 180/pi rounded to float32).
-    np_rad2deg_float32: bool = False
-    #: NumPy functions of constant arguments (``np.floor(-28)``, ``np.sqrt(2.0)``):
-    #: frostline gives a weak result, NumPy a float64/int64 scalar.
-    np_func_of_constants: bool = False
-    #: ``np.maximum``/``minimum``/``fmax``/``fmin`` of two bools: NumPy returns a bool,
-    #: frostline an int64 (the generator's types follow frostline's int here).
-    np_func_of_bools: bool = False
 
     @classmethod
     def all_on(cls) -> Features:

@@ -64,6 +64,7 @@ def test_compare_sees_differences() -> None:
     ("math.ldexp(", "ldexp", False), ("math.lgamma(", "gamma", False),
     ("math.hypot(", "hypot", False), ("np.maximum(", "np_min_max_float", False),
     ("np.rad2deg(", "np_rad2deg_float32", False), ("np.arctan2(", "numpy_simd_ulp", True),
+    ("np.maximum(np.bool_(", "np_func_of_bools", False),
     (" * 4398046511104)", "big_int_division", False), (" % 3)):", "range_zero_step", False),
 ])
 def test_features_switch_constructs_on(construct: str, feature: str, only_with_it: bool) -> None:

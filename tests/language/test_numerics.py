@@ -471,3 +471,44 @@ def test_int_truediv_needs_no_compiler_runtime():
     # i128 division or conversion would call __udivti3/__floatuntidf, which may not resolve.
     asm = fl.jit(k_truediv).stages("int64, uint64").assembly()
     assert not re.findall(r"__\w*(?:ti3|tidf)\b", asm)
+
+
+# --- NumPy functions: NumPy's result types and float32 constants ------------------------
+
+
+def k_numpy_results(a, b, x):
+    return (np.maximum(a, b), np.minimum(a, b), np.fmax(a, b), np.fmin(a, b), np.abs(a),
+            np.absolute(b), np.square(a), np.power(a, b), np.floor(a),
+            np.floor(-28) + np.int8(1), np.sqrt(2.0) * np.float32(3.0),
+            np.abs(-3) * np.uint8(2), np.maximum(2, 3) + np.int16(1))
+
+
+@pytest.mark.parametrize("a,b", [(True, False), (False, True), (True, True), (False, False)])
+def test_numpy_functions_of_bools_and_constants_have_numpys_types(a: bool, b: bool) -> None:
+    """Bools keep a bool loop where NumPy has one (int8 for square and power), and a
+    NumPy function of Python numbers is a strong NumPy scalar, not a weak value."""
+    f = fl.jit(k_numpy_results)
+    typed = f.stages("bool, bool, float32").typed.entry.return_type
+    want = k_numpy_results(np.bool_(a), np.bool_(b), np.float32(1.0))
+    assert [str(item) for item in typed.items] == [np.asarray(w).dtype.name for w in want]
+    assert f(np.bool_(a), np.bool_(b), np.float32(1.0)) == tuple(w.item() for w in want)
+
+
+def k_np_angles(x, out):
+    for i in range(x.shape[0]):
+        out[0, i] = np.rad2deg(x[i])
+        out[1, i] = np.degrees(x[i])
+        out[2, i] = np.deg2rad(x[i])
+        out[3, i] = np.radians(x[i])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_angle_conversions_are_numpys_bit_for_bit(dtype: str) -> None:
+    """NumPy's float32 rad2deg multiplies by 180.0f / (float)pi."""
+    x = np.concatenate([RNG.uniform(-100.0, 100.0, 20000), RNG.uniform(-1e30, 1e30, 1000),
+                        [0.0, -0.0, np.inf, -np.inf, np.nan]]).astype(dtype)
+    out = np.empty((4, x.size), dtype)
+    exe(k_np_angles, f"{dtype}[::1], {dtype}[:, ::1]")(x, out)
+    with np.errstate(all="ignore"):
+        want = np.stack([np.rad2deg(x), np.degrees(x), np.deg2rad(x), np.radians(x)])
+    assert out.tobytes() == want.tobytes()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
 from llvmlite import ir
 
 from frostline import types as t
@@ -192,10 +193,18 @@ def _np_power(em: arith.Emitter, args: list[ir.Value], ty: t.ScalarType) -> ir.V
     return b.call(em.helper("ipow", ty), args)
 
 
-def _scaled(factor: float) -> Lowering:
+def _scaled(factor: float, factor32: float | None = None) -> Lowering:
+    """``x * factor``; ``factor32`` for float32, where NumPy's constant is computed
+    in float32 (its rad2deg multiplies by ``180.0f / (float)pi``, not ``(float)(180 / pi)``)."""
     def lower(em: arith.Emitter, args: list[ir.Value], ty: t.ScalarType) -> ir.Value:
-        return em.builder.fmul(args[0], ir.Constant(args[0].type, factor))
+        single = factor32 is not None and args[0].type == lt.f32
+        return em.builder.fmul(args[0], ir.Constant(args[0].type,
+                                                    factor32 if single else factor))
     return lower
+
+
+#: NumPy's float32 degrees-per-radian: 180.0f / (float)pi, rounded in float32.
+_DEGREES32 = float(np.float32(180.0) / np.float32(math.pi))
 
 
 def _classify(test: str) -> Lowering:
@@ -225,9 +234,9 @@ SPECIAL: dict[str, Lowering] = {
     "numpy.fmax": _np_minmax("fmax"),
     "math.degrees": _scaled(180.0 / math.pi),
     "math.radians": _scaled(math.pi / 180.0),
-    "numpy.degrees": _scaled(180.0 / math.pi),
+    "numpy.degrees": _scaled(180.0 / math.pi, _DEGREES32),
     "numpy.radians": _scaled(math.pi / 180.0),
-    "numpy.rad2deg": _scaled(180.0 / math.pi),
+    "numpy.rad2deg": _scaled(180.0 / math.pi, _DEGREES32),
     "numpy.deg2rad": _scaled(math.pi / 180.0),
     "math.isnan": _classify("isnan"),
     "math.isinf": _classify("isinf"),
