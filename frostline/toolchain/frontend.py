@@ -39,6 +39,7 @@ from frostline.stages.definition import Definition, JitOptions
 from frostline.toolchain.depth import frames_for, room, too_deep_message
 from frostline.toolchain.library import KNOWN_NAMES
 from frostline.toolchain.sourcecheck import source_matches
+from frostline.toolchain.typing.rules import dotted_name
 
 _MODULES = {"builtins": builtins, "math": math, "numpy": np}
 #: The supported function objects (kept alive here, so their ids are stable) and their names.
@@ -228,15 +229,6 @@ def _is_constant(value: object) -> bool:
     return False
 
 
-def _dotted(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
-        return None if base is None else f"{base}.{node.attr}"
-    return None
-
-
 _OWN_SCOPES = (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.ListComp,
                ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
@@ -247,7 +239,7 @@ def _free_references(fn: ast.FunctionDef, local: set[str]) -> list[tuple[str, as
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
-            dotted = _dotted(node)
+            dotted = dotted_name(node)
             if dotted is not None and dotted.split(".")[0] not in local:
                 parts = dotted.split(".")
                 for i in range(1, len(parts) + 1):

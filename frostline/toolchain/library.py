@@ -145,16 +145,3 @@ def _result_type(fn: LibraryFunction, args: list[t.Type]) -> t.Type:
     if concrete.is_float or fn.result == "rounding":
         return promoted
     return t.float64
-    promoted = args[0]
-    for a in args[1:]:
-        promoted = t.promote(promoted, a)
-    if fn.result == "same":
-        if isinstance(promoted, t.ScalarType) and promoted.is_bool and fn.name != "builtins.min" \
-                and fn.name != "builtins.max":
-            return t.int64
-        return promoted
-    concrete = t.concrete(promoted)
-    assert isinstance(concrete, t.ScalarType)
-    if concrete.is_float or fn.result == "rounding":
-        return promoted
-    return t.float64

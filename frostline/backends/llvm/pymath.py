@@ -86,18 +86,7 @@ class _Body:
     def branch(self, cond: ir.Value, then: Callable[[], ir.Value],
                otherwise: Callable[[], ir.Value]) -> ir.Value:
         """``then() if cond else otherwise()``, each side emitted in its own block."""
-        b = self.builder
-        with b.if_else(cond) as (on_true, on_false):
-            with on_true:
-                a = then()
-                a_block = b.block
-            with on_false:
-                c = otherwise()
-                c_block = b.block
-        phi = b.phi(a.type)
-        phi.add_incoming(a, a_block)
-        phi.add_incoming(c, c_block)
-        return phi
+        return branch(self.builder, cond, then, otherwise)
 
 
 def _helper(em: Emitter, name: str, ret: ir.Type, args: list[ir.Type],
@@ -452,17 +441,24 @@ def int_truediv(em: Emitter, a: ir.Value, a_signed: bool, c: ir.Value, c_signed:
         q = b.call(_udiv_round(em), [na, nc])
         return b.select(b.xor(a_negative, c_negative), b.fneg(q), q)
 
-    with b.if_else(b.call(em.extern("llvm.expect.i1", lt.i1, [lt.i1, lt.i1]),
-                          [exact, ir.Constant(lt.i1, 1)])) as (on_fast, on_slow):
-        with on_fast:
-            f = fast()
-            f_block = b.block
-        with on_slow:
-            s = slow()
-            s_block = b.block
-    phi = b.phi(lt.f64)
-    phi.add_incoming(f, f_block)
-    phi.add_incoming(s, s_block)
+    likely = b.call(em.extern("llvm.expect.i1", lt.i1, [lt.i1, lt.i1]),
+                    [exact, ir.Constant(lt.i1, 1)])
+    return branch(b, likely, fast, slow)
+
+
+def branch(b: ir.IRBuilder, cond: ir.Value, then: Callable[[], ir.Value],
+           otherwise: Callable[[], ir.Value]) -> ir.Value:
+    """``then() if cond else otherwise()``, each side emitted in its own block."""
+    with b.if_else(cond) as (on_true, on_false):
+        with on_true:
+            a = then()
+            a_block = b.block
+        with on_false:
+            c = otherwise()
+            c_block = b.block
+    phi = b.phi(a.type)
+    phi.add_incoming(a, a_block)
+    phi.add_incoming(c, c_block)
     return phi
 
 

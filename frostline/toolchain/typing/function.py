@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import itertools
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
@@ -145,13 +145,20 @@ class FunctionTyper(CallTyping):
             self.stmt(stmt)
 
     def stmt(self, node: ast.stmt) -> None:
+        self.rule(node, "stmt", _UNSUPPORTED_STATEMENTS)(node)
+
+    def rule(self, node: ast.AST, prefix: str,
+             unsupported: dict[type, str]) -> Callable[[Any], Any]:
+        """The method that types ``node`` (``stmt_If``, ``expr_Call``), or a CompileError
+        for a construct outside the language."""
         kind = type(node)
-        if kind in _UNSUPPORTED_STATEMENTS:
-            self.fail(node, f"{_UNSUPPORTED_STATEMENTS[kind]} are not supported in kernels")
-        method = getattr(self, f"stmt_{kind.__name__}", None)
+        if kind in unsupported:
+            self.fail(node, f"{unsupported[kind]} are not supported in kernels")
+        method = getattr(self, f"{prefix}_{kind.__name__}", None)
         if method is None:
-            self.fail(node, f"'{kind.__name__}' statements are not supported in kernels")
-        method(node)
+            what = "statements" if prefix == "stmt" else "expressions"
+            self.fail(node, f"'{kind.__name__}' {what} are not supported in kernels")
+        return method  # type: ignore[no-any-return]
 
     def stmt_Pass(self, node: ast.Pass) -> None:
         pass
@@ -358,11 +365,7 @@ class FunctionTyper(CallTyping):
 
     def expr(self, node: ast.expr) -> MaybeType:
         kind = type(node)
-        if kind in _UNSUPPORTED_EXPRESSIONS:
-            self.fail(node, f"{_UNSUPPORTED_EXPRESSIONS[kind]} are not supported in kernels")
-        method = getattr(self, f"expr_{kind.__name__}", None)
-        if method is None:
-            self.fail(node, f"'{kind.__name__}' expressions are not supported in kernels")
+        method = self.rule(node, "expr", _UNSUPPORTED_EXPRESSIONS)
         if kind in (ast.BinOp, ast.UnaryOp) and not self.folding:
             result = self.constant_expression(node, method)
         else:
