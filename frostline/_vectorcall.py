@@ -81,10 +81,13 @@ _VectorcallBase = _vectorcall_base()
 
 
 def callable_class(qualified_name: str, methods: type) -> type:
-    """A class named ``qualified_name`` with the methods of ``methods``, called by vectorcall."""
+    """A class named ``qualified_name`` with the methods of ``methods`` (and of its
+    bases), called by vectorcall."""
     module, _, name = qualified_name.rpartition(".")
-    namespace = {attr: value for attr, value in vars(methods).items()
-                 if attr not in ("__dict__", "__weakref__")}
+    namespace: dict[str, object] = {}
+    for cls_ in reversed(methods.__mro__[:-1]):  # its mixins' methods too, overridden
+        namespace.update((attr, value) for attr, value in vars(cls_).items()
+                         if attr not in ("__dict__", "__weakref__"))
     namespace.update(__module__=module, __qualname__=name)
     cls = type(name, (_VectorcallBase,), namespace)
     address = id(cls)

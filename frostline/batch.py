@@ -16,13 +16,20 @@ errors in it point at real lines.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import linecache
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from frostline import types as t
+from frostline.modes import ExecutionMode, batch_steps
+
+if TYPE_CHECKING:
+    from frostline.dispatcher import Dispatcher
+    from frostline.stages.executable import Executable
 
 
 class Batch:
@@ -180,3 +187,84 @@ def assemble(results: list[Any], dtypes: tuple[np.dtype[Any], ...] | None) -> An
     if isinstance(results[0], tuple):
         return tuple(np.asarray(c) for c in zip(*results, strict=True))
     return np.asarray(results)
+
+
+class BatchRunning:
+    """The methods of ``Dispatcher`` that plan and run ``f.run`` batches."""
+
+    def _plan_run(self: Dispatcher, batch: Batch) -> Callable[[Batch], Any] | None:
+        """How to run this kind of batch: the native loop, or a Python loop of calls."""
+        steps = batch_steps(self.mode)
+        for granularity, following in zip(steps, steps[1:] + (ExecutionMode.PYTHON,),
+                                          strict=True):
+            if granularity is ExecutionMode.PYTHON:
+                return self._run_calls
+            stage = "arguments"
+            try:
+                element = t.Signature(batch.element_types())
+                handle = self._handle(element)
+                if handle is None:
+                    return None
+                stage = f"element {handle.stage}"
+                results = result_types(handle.result().abi.return_type, self.__name__)
+                stage = "run driver"
+                driver = self._driver(batch.batched, len(results))
+                outs = tuple(t.ArrayType(r, 1, "C") for r in results)
+                arg_types = tuple(t.typeof(a) for a in batch.args)
+                signature = t.Signature((t.int64, *outs, *arg_types))
+                handle = driver._handle(signature)
+                if handle is None:
+                    return None
+                stage = f"run driver {handle.stage}"
+                exe = handle.result()
+            except Exception as exc:
+                self._fall_back(f"{self.__qualname__}.run", granularity, stage, exc,
+                                following)
+                continue
+            return functools.partial(_run_native, exe,
+                                     tuple(r.numpy_dtype for r in results))
+        raise AssertionError("a batch's last step is PYTHON or raises")  # pragma: no cover
+
+    def _run_calls(self: Dispatcher, batch: Batch) -> Any:
+        """A batch as single calls from Python, each following the mode's rules."""
+        results = [self(*batch.element(k)) for k in range(batch.n)]
+        return assemble(results, self._result_dtypes(batch))
+
+    def _result_dtypes(self: Dispatcher, batch: Batch) -> tuple[np.dtype[Any], ...] | None:
+        """The dtypes of the calls' results when they have an executable.  An empty batch
+        under WHOLE compiles it, as its first call would: the same empty arrays (or None)
+        as the native loop returns, not a guess."""
+        with contextlib.suppress(TypeError):
+            sig = t.Signature(batch.element_types())
+            exe = self._by_signature.get(sig)
+            if exe is None and not batch.n and self._single_steps[0] is ExecutionMode.WHOLE:
+                handle = self._handle(sig)
+                if handle is not None and handle.exception() is None:
+                    exe = handle.result()
+            if exe is not None:
+                return tuple(r.numpy_dtype for r in result_types(exe.abi.return_type,
+                                                                 self.__name__))
+        return None
+
+    def _driver(self: Dispatcher, batched: tuple[bool, ...], nresults: int) -> Any:
+        """The jit function looping over a batch (see ``frostline.batch``)."""
+        with self._lock:
+            driver = self._drivers.get((batched, nresults))
+            if driver is None:
+                fn = make_driver(self, self.__name__, self.__module__, self._param_names,
+                                 batched, nresults)
+                from frostline.dispatcher import Dispatcher
+
+                driver = Dispatcher(fn, self.options, self.cache, self.background,
+                                    ExecutionMode.WHOLE)
+                self._drivers[(batched, nresults)] = driver
+        return driver
+
+
+def _run_native(exe: Executable, dtypes: tuple[np.dtype[Any], ...], batch: Batch) -> Any:
+    """Run a batch through its driver executable: ``exe(n, *outputs, *args)``."""
+    outs = tuple(np.empty(batch.n, d) for d in dtypes)
+    exe(batch.n, *outs, *batch.args)
+    if not outs:
+        return None
+    return outs[0] if len(outs) == 1 else outs

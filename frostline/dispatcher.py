@@ -6,8 +6,6 @@ import concurrent.futures
 import contextlib
 import functools
 import inspect
-import itertools
-import pickle
 import threading
 import warnings
 import weakref
@@ -17,21 +15,20 @@ from typing import Any, overload
 import attrs
 import numpy as np
 
-from frostline import forksafe, stats
+from frostline import dispatch_pickle, forksafe, stats
 from frostline import types as t
 from frostline._vectorcall import callable_class, set_entry
 from frostline.backends import llvm
-from frostline.batch import Batch, assemble, make_driver, result_types
+from frostline.batch import Batch, BatchRunning, assemble
 from frostline.errors import CompileError, IncompatibleTargetError
 from frostline.modes import (
     ExecutionMode,
     FallbackWarning,
-    batch_steps,
     single_call_steps,
     warn_at_caller,
 )
 from frostline.per_function import per_function
-from frostline.stages.ast import FunctionAST, ProgramAST
+from frostline.stages.ast import ProgramAST
 from frostline.stages.closure import Closure
 from frostline.stages.definition import Definition, JitOptions
 from frostline.stages.executable import Executable, ObjectCode
@@ -39,7 +36,7 @@ from frostline.stages.program import CompilableProgram, OptimizedProgram
 from frostline.stages.typed import TypedProgram
 from frostline.toolchain.cache import CacheWarning, DiskCache, default_disk_cache
 from frostline.toolchain.frontend import parse
-from frostline.toolchain.pipeline import default_toolchain
+from frostline.toolchain.pipeline import default_toolchain, import_compiler
 from frostline.toolchain.runner import (
     CompileHandle,
     InPlaceRunner,
@@ -48,6 +45,9 @@ from frostline.toolchain.runner import (
     completed,
 )
 from frostline.toolchain.workflow import MemoryCache
+
+# Pickles name these (frostline before 0.1 wrote them here).
+_restore, _restoring = dispatch_pickle._restore, dispatch_pickle._restoring
 
 #: The process-wide in-memory cache of executables, keyed by content.
 MEMORY_CACHE = MemoryCache()
@@ -103,7 +103,7 @@ class Stages:
         return llvm.assembly(self.optimized)
 
 
-class _DispatcherMethods:
+class _DispatcherMethods(BatchRunning):
     """A jit function: call it, or ``.compile(signature)`` it ahead of time.
 
     Calls go first through the dispatch guard of the executable used last, emitted
@@ -174,29 +174,9 @@ class _DispatcherMethods:
         return f"<frostline.jit {self.__module__}.{self.__qualname__}>"
 
     def __reduce__(self) -> tuple[Callable[..., Any], tuple[object, ...]]:
-        """Pickle the definition by value (the parsed program, and the Python function
-        through cloudpickle when it pickles) with the object code of every compiled
-        signature, so another process runs them at once and can still compile new ones."""
-        from frostline.backends.llvm.sharedlib import with_library
-
-        token = _pickling.tokens.get(id(self))
-        if token is not None:  # reached again through the function's own globals
-            return _restoring, (token,)
-        token = _pickling.tokens[id(self)] = f"{id(self):x}.{next(_tokens)}"
-        try:
-            function = _pickled_function(self.py_func)
-        finally:
-            del _pickling.tokens[id(self)]
-        try:
-            program: ProgramAST | None = self.program
-        except (CompileError, OSError):
-            program = None  # no source to parse: only the compiled signatures travel
-        with self._lock:
-            compiled = tuple((sig, with_library(exe.object_code))
-                             for sig, exe in self._by_signature.items())
-        return _restore, (token, function, program, self.options, bool(self.cache), compiled,
-                          self.__name__, self.__qualname__, self.__module__, self.mode.value,
-                          self.background)
+        """Pickle the definition by value with the object code of every compiled
+        signature (``dispatch_pickle``)."""
+        return dispatch_pickle.reduce(self)
 
     def _arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any],
                    method: str = "") -> tuple[Any, ...]:
@@ -275,72 +255,6 @@ class _DispatcherMethods:
         if type(target) is Executable:
             return target.bind(*args, context=context)  # type: ignore[no-any-return]
         return functools.partial(target, *args)
-
-    def _plan_run(self, batch: Batch) -> Callable[[Batch], Any] | None:
-        """How to run this kind of batch: the native loop, or a Python loop of calls."""
-        steps = batch_steps(self.mode)
-        for granularity, following in zip(steps, steps[1:] + (ExecutionMode.PYTHON,),
-                                          strict=True):
-            if granularity is ExecutionMode.PYTHON:
-                return self._run_calls
-            stage = "arguments"
-            try:
-                element = t.Signature(batch.element_types())
-                handle = self._handle(element)
-                if handle is None:
-                    return None
-                stage = f"element {handle.stage}"
-                results = result_types(handle.result().abi.return_type, self.__name__)
-                stage = "run driver"
-                driver = self._driver(batch.batched, len(results))
-                outs = tuple(t.ArrayType(r, 1, "C") for r in results)
-                arg_types = tuple(t.typeof(a) for a in batch.args)
-                signature = t.Signature((t.int64, *outs, *arg_types))
-                handle = driver._handle(signature)
-                if handle is None:
-                    return None
-                stage = f"run driver {handle.stage}"
-                exe = handle.result()
-            except Exception as exc:
-                self._fall_back(f"{self.__qualname__}.run", granularity, stage, exc,
-                                following)
-                continue
-            return functools.partial(_run_native, exe,
-                                     tuple(r.numpy_dtype for r in results))
-        raise AssertionError("a batch's last step is PYTHON or raises")  # pragma: no cover
-
-    def _run_calls(self, batch: Batch) -> Any:
-        """A batch as single calls from Python, each following the mode's rules."""
-        results = [self(*batch.element(k)) for k in range(batch.n)]
-        return assemble(results, self._result_dtypes(batch))
-
-    def _result_dtypes(self, batch: Batch) -> tuple[np.dtype[Any], ...] | None:
-        """The dtypes of the calls' results when they have an executable.  An empty batch
-        under WHOLE compiles it, as its first call would: the same empty arrays (or None)
-        as the native loop returns, not a guess."""
-        with contextlib.suppress(TypeError):
-            sig = t.Signature(batch.element_types())
-            exe = self._by_signature.get(sig)
-            if exe is None and not batch.n and self._single_steps[0] is ExecutionMode.WHOLE:
-                handle = self._handle(sig)
-                if handle is not None and handle.exception() is None:
-                    exe = handle.result()
-            if exe is not None:
-                return tuple(r.numpy_dtype for r in result_types(exe.abi.return_type,
-                                                                 self.__name__))
-        return None
-
-    def _driver(self, batched: tuple[bool, ...], nresults: int) -> Any:
-        """The jit function looping over a batch (see ``frostline.batch``)."""
-        with self._lock:
-            driver = self._drivers.get((batched, nresults))
-            if driver is None:
-                fn = make_driver(self, self.__name__, self.__module__, self._param_names,
-                                 batched, nresults)
-                driver = Dispatcher(fn, self.options, self.cache, self.background,
-                                    ExecutionMode.WHOLE)
-                self._drivers[(batched, nresults)] = driver
-        return driver
 
     def _use(self, exe: Executable) -> None:
         """Route calls through ``exe``'s guard until another executable is needed."""
@@ -505,6 +419,7 @@ class _DispatcherMethods:
             pending = self._pending.get(sig)
             if pending is not None and not pending.cancelled():
                 return pending
+            import_compiler()  # here, not in the worker (see there)
             handle = background_runner().submit(self._job(sig),
                                                 name=f"{self.__qualname__}{sig}")
             self._pending[sig] = handle
@@ -595,96 +510,6 @@ class _DispatcherMethods:
 
 
 Dispatcher = callable_class("frostline.Dispatcher", _DispatcherMethods)
-
-
-class _PicklingState(threading.local):
-    """Dispatchers being pickled or restored in this thread, to tie recursion back."""
-
-    def __init__(self) -> None:
-        self.tokens: dict[int, str] = {}
-        self.restoring: dict[str, Any] = {}
-
-
-_pickling = _PicklingState()
-_tokens = itertools.count()
-
-
-def _pickled_function(fn: Callable[..., Any] | None) -> bytes | None:
-    """The Python function by value, or None when it does not pickle."""
-    if fn is None:
-        return None
-    import cloudpickle
-
-    try:
-        return cloudpickle.dumps(fn)  # type: ignore[no-any-return]
-    except Exception:  # an unpicklable global: the parsed program still travels
-        return None
-
-
-def _restoring(token: str) -> Any:
-    """The dispatcher being restored under ``token`` (a recursive function's own name)."""
-    return _pickling.restoring[token]
-
-
-def _restore(token: str, function: bytes | None, program: ProgramAST | None,
-             options: JitOptions, cache: bool,
-             compiled: tuple[tuple[t.Signature, ObjectCode], ...],
-             name: str, qualname: str, module: str, mode: int = ExecutionMode.WHOLE.value,
-             background: bool = False) -> Any:
-    """Unpickle a jit function: its definition, and the executables compiled for it."""
-    if function is None and program is None:
-        raise pickle.UnpicklingError(f"cannot restore {module}.{qualname}: neither its "
-                                     "function nor its parsed program travelled")
-    dispatcher = Dispatcher.__new__(Dispatcher)
-    _pickling.restoring[token] = dispatcher
-    try:
-        fn = _unpickled_function(function)
-    finally:
-        del _pickling.restoring[token]
-    if fn is not None:
-        functools.update_wrapper(dispatcher, fn)
-        dispatcher._setup(fn, Definition(fn, options), program, inspect.signature(fn), cache,
-                          background, ExecutionMode(mode))
-    else:
-        assert program is not None
-        dispatcher.__name__, dispatcher.__qualname__, dispatcher.__module__ = \
-            name, qualname, module
-        dispatcher.__doc__ = None
-        dispatcher._setup(None, None, program, _parameters(program.entry_function), cache,
-                          False, ExecutionMode(mode))
-    for signature, code in compiled:
-        dispatcher._adopt(signature, code)
-    return dispatcher
-
-
-def _unpickled_function(function: bytes | None) -> Callable[..., Any] | None:
-    if function is None:
-        return None
-    import cloudpickle
-
-    try:
-        return cloudpickle.loads(function)  # type: ignore[no-any-return]
-    except Exception:  # e.g. a module its globals need is missing here
-        return None
-
-
-def _parameters(entry: FunctionAST) -> inspect.Signature:
-    """A Python signature from a parsed function, for a dispatcher that has no function."""
-    defaults = dict(entry.defaults)
-    return inspect.Signature([
-        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                          default=defaults[name].value if name in defaults
-                          else inspect.Parameter.empty)
-        for name in entry.params])
-
-
-def _run_native(exe: Executable, dtypes: tuple[np.dtype[Any], ...], batch: Batch) -> Any:
-    """Run a batch through its driver executable: ``exe(n, *outputs, *args)``."""
-    outs = tuple(np.empty(batch.n, d) for d in dtypes)
-    exe(batch.n, *outs, *batch.args)
-    if not outs:
-        return None
-    return outs[0] if len(outs) == 1 else outs
 
 
 def _call_python(ref: weakref.ref[Any], *args: Any, **kwargs: Any) -> Any:

@@ -292,3 +292,13 @@ class ProgramAST:
     def as_text(self) -> str:
         return f"# entry {self.entry}; {self.options.as_text()}\n\n" + "\n\n".join(
             fn.as_text() for fn in self.functions)
+
+
+def dotted_name(node: ast.expr) -> str | None:
+    """``np.sqrt`` for ``Attribute(Name('np'), 'sqrt')``, else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = dotted_name(node.value)
+        return None if base is None else f"{base}.{node.attr}"
+    return None

@@ -33,13 +33,13 @@ from frostline.stages.ast import (
     TypeRef,
     Unsupported,
     assigned_names,
+    dotted_name,
     nesting,
 )
 from frostline.stages.definition import Definition, JitOptions
 from frostline.toolchain.depth import frames_for, room, too_deep_message
 from frostline.toolchain.library import KNOWN_NAMES
 from frostline.toolchain.sourcecheck import source_matches
-from frostline.toolchain.typing.rules import dotted_name
 
 _MODULES = {"builtins": builtins, "math": math, "numpy": np}
 #: The supported function objects (kept alive here, so their ids are stable) and their names.

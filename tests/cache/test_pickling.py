@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import frostline as fl
-from frostline import dispatcher as dispatcher_mod
+from frostline import dispatch_pickle
 
 PICKLERS = {"pickle": pickle, "cloudpickle": cloudpickle}
 
@@ -86,7 +86,7 @@ def test_mutual_recursion_between_two_jit_functions_pickles():
 def test_without_its_python_function_a_jit_function_still_runs_and_compiles(monkeypatch):
     a = np.arange(3.0)
     assert norm2(a) == 10.0
-    monkeypatch.setattr(dispatcher_mod, "_pickled_function", lambda fn: None)
+    monkeypatch.setattr(dispatch_pickle, "_pickled_function", lambda fn: None)
     copy = roundtrip(norm2, pickle)
     monkeypatch.undo()
     assert copy.py_func is None and copy.__qualname__ == "norm2"
@@ -106,6 +106,6 @@ def test_code_for_a_cpu_this_machine_lacks_is_compiled_again_with_a_warning():
     restore_args = list(state)
     restore_args[5] = ((sig, foreign),)
     with pytest.warns(fl.CacheWarning, match="compiled again.*frostline-test-cpu"):
-        copy = dispatcher_mod._restore(*restore_args)
+        copy = dispatch_pickle._restore(*restore_args)
     assert copy.signatures == []
     assert copy(np.arange(3.0), 1.0) == 5.0

@@ -14,7 +14,7 @@ import numpy as np
 
 from frostline import types as t
 from frostline.errors import CompileError
-from frostline.stages.ast import BuiltinRef, Constant, FunctionAST, TypeRef
+from frostline.stages.ast import BuiltinRef, Constant, FunctionAST, TypeRef, dotted_name
 from frostline.toolchain.library import CASTS
 
 
@@ -153,16 +153,6 @@ def constant_index(node: ast.expr) -> int | None:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) \
             and isinstance(node.operand, ast.Constant) and type(node.operand.value) is int:
         return -node.operand.value
-    return None
-
-
-def dotted_name(node: ast.expr) -> str | None:
-    """``np.sqrt`` for ``Attribute(Name('np'), 'sqrt')``, else None."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = dotted_name(node.value)
-        return None if base is None else f"{base}.{node.attr}"
     return None
 
 
