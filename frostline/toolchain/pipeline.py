@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import warnings
 from collections.abc import Callable
 
@@ -122,6 +123,26 @@ class Toolchain:
                disk: DiskCache | None = None) -> Callable[[Closure], Executable]:
         """``job`` run in the calling thread: Closure -> Executable through the caches."""
         return lambda closure: run_in_place(self.job(closure, memory, disk))
+
+
+#: The modules a compilation imports when it first needs them (so that a warm start
+#: loads no LLVM).
+_COMPILER_MODULES = ("fcntl", "platformdirs", "llvmlite.binding", "frostline.toolchain.typing",
+                     "frostline.backends.llvm.hostinfo", "frostline.backends.llvm.target",
+                     "frostline.backends.llvm.codegen", "frostline.backends.llvm.wrapper",
+                     "frostline.backends.llvm.loader", "frostline.backends.llvm.sharedlib")
+
+
+def import_compiler() -> None:
+    """Import, in this thread, everything a compilation imports.
+
+    Called before a compilation goes to a background thread, so that thread imports
+    nothing: a fork while a thread is inside an import leaves that module's import
+    lock held in the child for ever (CPython does not renew them), and the child's
+    first import of the module hangs.
+    """
+    for name in _COMPILER_MODULES:
+        importlib.import_module(name)
 
 
 @functools.cache

@@ -45,6 +45,10 @@ PRELUDE = textwrap.dedent('''
 
 PENDING = PRELUDE + textwrap.dedent('''
     handle = k.compile_async("float64[:], float64")
+    # What compiling imports is imported by now, here: a worker inside an import at
+    # the fork would leave that module's import lock held in the child.
+    from frostline.toolchain.pipeline import _COMPILER_MODULES
+    assert all(name in sys.modules for name in _COMPILER_MODULES)
     finalized = []
     handle.add_finalize(lambda: finalized.append(True))
     def child():
