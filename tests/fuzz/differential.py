@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from corpus.checks import assert_same_array, assert_same_value
+from corpus.checks import arrays_of, assert_same_array, assert_same_value
 
 import frostline as fl
 
@@ -67,13 +67,7 @@ def load(program: Program) -> Any:
 
 
 def _arrays(args: tuple[Any, ...]) -> tuple[tuple[str, np.ndarray], ...]:
-    out = []
-    for k, a in enumerate(args):
-        if isinstance(a, np.ndarray):
-            out.append((f"arg{k}", a))
-            if isinstance(a.base, np.ndarray):
-                out.append((f"arg{k}.base", a.base))
-    return tuple(out)
+    return tuple(arrays_of(args))
 
 
 def run(fn: Any, args: tuple[Any, ...]) -> Outcome:

@@ -213,14 +213,21 @@ class FunctionGen:
             return op, w
         return op, ex.scalar(ty, depth)
 
-    def _s_store(self, depth: int) -> bool:
+    def _some_array(self) -> tuple[str, ArrayT] | None:
+        """A random array variable in scope (its name and type), if there is one."""
         arrays = self.scope.arrays()
         if not arrays:
-            return False
+            return None
         v = self.rng.choice(arrays)
-        ty = v.ty
-        assert isinstance(ty, ArrayT)
-        target = self.ex.element(v.name, ty, self.depth(), False).text
+        assert isinstance(v.ty, ArrayT)
+        return v.name, v.ty
+
+    def _s_store(self, depth: int) -> bool:
+        found = self._some_array()
+        if found is None:
+            return False
+        name, ty = found
+        target = self.ex.element(name, ty, self.depth(), False).text
         value = self.storable(ty.element, self.depth())
         self._emit(f"{target} = {value.text}")
         return True
@@ -241,16 +248,14 @@ class FunctionGen:
         return Expr(f"({e.text} % {k})", PY_INT, s.bits_of(k))
 
     def _s_augstore(self, depth: int) -> bool:
-        arrays = self.scope.arrays()
-        if not arrays:
+        found = self._some_array()
+        if found is None:
             return False
-        v = self.rng.choice(arrays)
-        ty = v.ty
-        assert isinstance(ty, ArrayT)
+        name, ty = found
         op_rhs = self.augmented(ty.element, self.depth())
         if op_rhs is None:
             return False
-        target = self.ex.element(v.name, ty, self.depth(), False).text
+        target = self.ex.element(name, ty, self.depth(), False).text
         self._emit(f"{target} {op_rhs[0]}= {op_rhs[1].text}")
         return True
 
