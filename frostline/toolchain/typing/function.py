@@ -1,37 +1,29 @@
 """Typing one function instance: its statements and expressions.
 
 Local variables take the unified type of everything assigned to them, found
-by iterating over the body to a fixed point.  Calls are typed in ``calls``.
+by iterating over the body to a fixed point.  Calls are typed in ``calls``,
+literals, frozen globals and constant expressions in ``constants``.
 """
 
 from __future__ import annotations
 
 import ast
-import itertools
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
-import numpy as np
-
 from frostline import types as t
 from frostline.stages.ast import (
-    ArrayConstant,
     BuiltinRef,
-    Constant,
     ExceptionRef,
     FunctionAST,
-    GlobalValue,
     Unsupported,
 )
 from frostline.stages.typed import node_key
 from frostline.toolchain.typing.calls import CallTyping
-from frostline.toolchain.typing.folding import TooLarge, fold
+from frostline.toolchain.typing.constants import ConstantTyping
 from frostline.toolchain.typing.rules import (
-    INT64_MAX,
     INT64_MIN,
     MAX_ROUNDS,
-    TUPLE_TABLE_LIMIT,
-    TUPLE_VALUE_LIMIT,
     UNKNOWN,
     MaybeType,
     Unknown,
@@ -39,10 +31,8 @@ from frostline.toolchain.typing.rules import (
     binop_type,
     can_cast,
     constant_index,
-    constant_type,
     dotted_name,
     fits,
-    flatten,
     located_error,
     unary_type,
 )
@@ -68,7 +58,7 @@ _UNSUPPORTED_EXPRESSIONS = {
     ast.Slice: "slices",
 }
 
-class FunctionTyper(CallTyping):
+class FunctionTyper(CallTyping, ConstantTyping):
     """Types one function instance: locals to a fixed point, then expressions and returns."""
 
     def __init__(self, program: ProgramTyper, fn: FunctionAST, inst: _Instance):
@@ -376,87 +366,6 @@ class FunctionTyper(CallTyping):
             self.exprs[node_key(node)] = result
         return result  # type: ignore[no-any-return]
 
-    def expr_Constant(self, node: ast.Constant) -> MaybeType:
-        if isinstance(node.value, str):
-            self.fail(node, "strings are not supported in kernels (except as exception "
-                      "messages)")
-        if isinstance(node.value, (complex, bytes)) or node.value is Ellipsis:
-            self.fail(node, f"{type(node.value).__name__} values are not supported")
-        self.check_int64(node, node.value)
-        return constant_type(node.value)
-
-    def constant_expression(self, node: ast.expr,
-                            method: Callable[[ast.expr], MaybeType]) -> MaybeType:
-        """Type ``node``; when it is a constant expression, record its exact value too."""
-        try:
-            folded = fold(self.fn, node)
-        except TooLarge:
-            self.fail(node, "integer constant expression does not fit in int64 (its value "
-                      "has more than 4096 bits)")
-        if folded is None:
-            return method(node)
-        self.folding += 1
-        try:
-            result = method(node)
-        finally:
-            self.folding -= 1
-        value = folded[0]
-        if isinstance(result, (t.ScalarType, t.WeakType)) and t.concrete(result).kind in "iu":
-            text = ast.unparse(node)
-            shown = text if len(text) <= 60 else text[:57] + "..."
-            self.check_int64(node, value, f"integer constant expression {shown} =")
-        self.constants[node_key(node)] = value
-        return result
-
-    def check_int64(self, node: ast.AST, value: object, what: str = "integer literal") -> None:
-        if self.folding:
-            return  # an operand of a constant expression: only its value must fit
-        if type(value) is int and not INT64_MIN <= value <= INT64_MAX:
-            self.fail(node, f"{what} {value} does not fit in int64")
-
-    def check_tuple(self, node: ast.AST, value: tuple[object, ...]) -> None:
-        """A frozen tuple is a constant table: its ints fit int64, its size is bounded, and
-        a long one is only indexed or measured (the code for a tuple value grows with it)."""
-        name = dotted_name(node)
-        numbers = list(flatten(value))
-        if len(numbers) > TUPLE_TABLE_LIMIT:
-            self.fail(node, f"'{name}' is a tuple of {len(numbers):,} numbers, more than the "
-                      f"{TUPLE_TABLE_LIMIT:,} a kernel takes as a constant; make it a NumPy "
-                      "array (a global array is read in place)")
-        if len(value) > TUPLE_VALUE_LIMIT and node is not self.indexed:
-            self.fail(node, f"'{name}' is a tuple of {len(value):,} items, more than the "
-                      f"{TUPLE_VALUE_LIMIT:,} a kernel holds as a value; index it "
-                      f"({name}[i]) where it is used, or make it a NumPy array")
-        for number in numbers:
-            if type(number) is int and not INT64_MIN <= number <= INT64_MAX:
-                self.fail(node, f"'{name}' holds the integer {number}, which does not fit "
-                          "in int64")
-
-    def literal_int(self, node: ast.expr) -> int | None:
-        """The value of an int literal, global Python int or integer constant expression
-        operand, else None."""
-        folded = self.constants.get(node_key(node))
-        if type(folded) is int:
-            return folded
-        value = constant_index(node)
-        if value is None:
-            name = dotted_name(node)
-            ref = self.fn.lookup(name) if name and not self.is_local(name) else None
-            if isinstance(ref, Constant) and type(ref.value) is int:
-                value = ref.value
-        return value
-
-    def literals_fit(self, node: ast.AST, operands: list[tuple[ast.expr, MaybeType]]) -> None:
-        """An int literal meeting a narrower integer must fit it (NumPy raises otherwise)."""
-        if self.folding:
-            return  # an operand of a constant expression: only its exact value must fit
-        for (a, at), (_, bt) in itertools.permutations(operands, 2):
-            value = self.literal_int(a)
-            if value is not None and at == t.weak_int and isinstance(bt, t.ScalarType) \
-                    and bt.is_int and not fits(value, bt):
-                self.fail(node, f"integer literal {value} is out of range for {bt} (NumPy "
-                          "raises OverflowError here)")
-
     def load_name(self, node: ast.Name) -> MaybeType:
         name = node.id
         if name in self.fn.local_names:
@@ -468,21 +377,6 @@ class FunctionTyper(CallTyping):
 
     def expr_Name(self, node: ast.Name) -> MaybeType:
         return self.load_name(node)
-
-    def global_type(self, node: ast.AST, value: GlobalValue) -> t.Type:
-        if isinstance(value, Constant):
-            if isinstance(value.value, tuple):
-                self.check_tuple(node, value.value)
-            else:
-                self.check_int64(node, value.value, f"'{dotted_name(node)}' =")
-            return constant_type(value.value)
-        if isinstance(value, ArrayConstant):
-            scalar = t.scalar_from_dtype(np.dtype(value.dtype))
-            assert scalar is not None
-            return t.ArrayType(scalar, len(value.shape), "C")
-        if isinstance(value, Unsupported):
-            self.unsupported(node, value)
-        self.fail(node, f"'{dotted_name(node)}' is a {value.describe()}, not a value")
 
     def expr_Attribute(self, node: ast.Attribute) -> MaybeType:
         dotted = dotted_name(node)
