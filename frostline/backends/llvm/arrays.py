@@ -11,7 +11,7 @@ from llvmlite import ir
 from frostline import types as t
 from frostline.backends.llvm import arith
 from frostline.backends.llvm import irtypes as lt
-from frostline.stages.ast import Constant
+from frostline.stages.ast import Constant, GlobalValue
 from frostline.stages.typed import node_key
 from frostline.toolchain.typing.rules import constant_index, dotted_name
 
@@ -23,9 +23,7 @@ class ArrayLowering:
     """Methods of ``FunctionLowerer`` (``codegen``) kept in their own module."""
 
     def expr_Attribute(self: FunctionLowerer, node: ast.Attribute) -> ir.Value:
-        dotted = dotted_name(node)
-        if dotted is not None and dotted.split(".")[0] not in self.fn.local_names \
-                and self.fn.lookup(dotted) is not None:
+        if self.frozen_global(node) is not None:
             return self.global_value(node)
         base = self.expr(node.value)
         bty = self.type_of(node.value)
@@ -63,12 +61,16 @@ class ArrayLowering:
         ptr = self.element_pointer(node)
         return self.load_element(ptr, ty)  # type: ignore[arg-type]
 
-    def constant_tuple(self: FunctionLowerer, node: ast.expr) -> tuple[object, ...] | None:
-        """The value of a global (or module attribute) that is a frozen tuple, else None."""
+    def frozen_global(self: FunctionLowerer, node: ast.expr) -> GlobalValue | None:
+        """What a name or module attribute that is not a local refers to, else None."""
         name = dotted_name(node)
         if name is None or name.split(".")[0] in self.fn.local_names:
             return None
-        value = self.fn.lookup(name)
+        return self.fn.lookup(name)
+
+    def constant_tuple(self: FunctionLowerer, node: ast.expr) -> tuple[object, ...] | None:
+        """The value of a global (or module attribute) that is a frozen tuple, else None."""
+        value = self.frozen_global(node)
         if isinstance(value, Constant) and isinstance(value.value, tuple):
             return value.value
         return None
@@ -83,17 +85,11 @@ class ArrayLowering:
             gv = self.mod.constant_data(
                 key, lambda: np.array(value, dtype=item.numpy_dtype).tobytes())
             return gv.bitcast(lt.memory(item).as_pointer())
-        key = f"tuple of {item}: {value!r}"
-        if key not in self.mod.arrays:  # nested tuples: an array of their structs
-            init = ir.Constant(ir.ArrayType(lt.value(item), len(value)),
-                               [self.constant(v, item) for v in value])
-            gv = ir.GlobalVariable(self.mod.module, init.type,
-                                   name=f"fl.const.{len(self.mod.arrays)}")
-            gv.linkage = "internal"
-            gv.global_constant = True
-            gv.initializer = init
-            self.mod.arrays[key] = gv
-        return self.mod.arrays[key].bitcast(lt.value(item).as_pointer())
+        gv = self.mod.constant_global(  # nested tuples: an array of their structs
+            f"tuple of {item}: {value!r}",
+            lambda: ir.Constant(ir.ArrayType(lt.value(item), len(value)),
+                                [self.constant(v, item) for v in value]))
+        return gv.bitcast(lt.value(item).as_pointer())
 
     def tuple_item(self: FunctionLowerer, node: ast.Subscript, ty: t.TupleType,
                    frozen: tuple[object, ...] | None) -> ir.Value:

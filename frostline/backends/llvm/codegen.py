@@ -88,21 +88,29 @@ class ModuleLowerer:
                                      lt.scalar(ty))  # type: ignore[arg-type]
         return self.helpers[key]
 
+    def constant_global(self, key: str, init: Callable[[], ir.Constant],
+                        align: int | None = None) -> ir.GlobalVariable:
+        """A read-only internal global of the module holding ``init()``, made once per
+        ``key``."""
+        if key not in self.arrays:
+            value = init()
+            gv = ir.GlobalVariable(self.module, value.type, name=f"fl.const.{len(self.arrays)}")
+            gv.linkage = "internal"
+            gv.global_constant = True
+            gv.align = align
+            gv.initializer = value
+            self.arrays[key] = gv
+        return self.arrays[key]
+
     def constant_data(self, key: str, data: Callable[[], bytes]) -> ir.GlobalVariable:
         """Read-only bytes as one internal global of the module, made once per ``key``.
 
         The bytes are one string constant: an IR constant per element would make a
         large table cost seconds to print and parse."""
-        if key not in self.arrays:
+        def init() -> ir.Constant:
             content = bytearray(data())
-            init = ir.Constant(ir.ArrayType(lt.i8, len(content)), content)
-            gv = ir.GlobalVariable(self.module, init.type, name=f"fl.const.{len(self.arrays)}")
-            gv.linkage = "internal"
-            gv.global_constant = True
-            gv.align = 64
-            gv.initializer = init
-            self.arrays[key] = gv
-        return self.arrays[key]
+            return ir.Constant(ir.ArrayType(lt.i8, len(content)), content)
+        return self.constant_global(key, init, align=64)
 
     def array_constant(self, value: ArrayConstant, ty: t.ArrayType) -> ir.Constant:
         """A frozen global array as an array struct pointing at a constant global."""
