@@ -194,9 +194,17 @@ def typeof(value: object) -> Type:
         scalar = scalar_from_dtype(value.dtype)
         if scalar is not None:
             return ArrayType(scalar, value.ndim, array_layout(value))
+        raise TypeError(f"frostline has no type for arrays of {_dtype_name(value.dtype)} "
+                        f"(arrays may hold {', '.join(SCALARS)})")
     elif isinstance(value, tuple):
         return TupleType(tuple(typeof(v) for v in value))
     raise TypeError(f"frostline has no type for {type(value).__name__} values")
+
+
+def _dtype_name(dtype: np.dtype) -> str:
+    if dtype.kind in "iuf" and not dtype.isnative:
+        return f"{dtype} (non-native byte order)"
+    return str(dtype)
 
 
 def array_layout(value: np.ndarray) -> str:

@@ -21,6 +21,9 @@ class RaisedError:
     module: str
     qualname: str
     message: str
+    #: What the kernel writes into its call's context for the message: '' (nothing) or
+    #: 'shapes' (the message is a template for array shapes; ``backends.llvm.stack``).
+    detail: str = ""
 
 
 @attrs.frozen

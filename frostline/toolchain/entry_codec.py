@@ -209,8 +209,8 @@ def _abi_to_json(abi: EntryABI) -> dict[str, Any]:
         "arg_types": [str(t) for t in abi.arg_types],
         "return_type": str(abi.return_type),
         "written_params": list(abi.written_params),
-        "errors": [{"module": e.module, "qualname": e.qualname, "message": e.message}
-                   for e in abi.errors],
+        "errors": [{"module": e.module, "qualname": e.qualname, "message": e.message,
+                    "detail": e.detail} for e in abi.errors],
         "guarded": abi.guarded,
         "qualified_name": abi.qualified_name,
     }
@@ -237,14 +237,18 @@ def _abi_from_json(value: object) -> EntryABI:
 
 
 def _raised_error(value: object) -> RaisedError:
-    error = _fields(value, ("module", "qualname", "message"), "raised error")
+    error = _fields(value, ("module", "qualname", "message", "detail"), "raised error")
     module = _text(error["module"], "error module", nonempty=True)
     qualname = _text(error["qualname"], "error class", nonempty=True)
     if not all(part.isidentifier() for part in module.split(".")):
         raise CorruptEntry(f"error module {module!r} is not a module name")
     if not all(part.isidentifier() or part == "<locals>" for part in qualname.split(".")):
         raise CorruptEntry(f"error class {qualname!r} is not a class name")
-    return RaisedError(module, qualname, _text(error["message"], "error message"))
+    detail = error["detail"]
+    if detail not in ("", "shapes"):
+        raise CorruptEntry(f"error detail {detail!r} is not known")
+    return RaisedError(module, qualname, _text(error["message"], "error message"),
+                       detail)  # type: ignore[arg-type]
 
 
 def _type(value: object) -> Type:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import attrs
 
 from frostline import types as t
+from frostline.toolchain import reductions, ufuncs
 
 
 @attrs.frozen
@@ -104,8 +105,20 @@ CASTS: dict[str, t.ScalarType] = {
     "builtins.int": t.int64, "builtins.float": t.float64, "builtins.bool": t.bool_,
 }
 
-#: Every builtin name the language knows: library functions, casts, ``len`` and ``range``.
-KNOWN_NAMES: tuple[str, ...] = (*LIBRARY, *CASTS, "builtins.len", "builtins.range")
+#: NumPy functions of arrays typed in ``typing.arrays`` (besides ufuncs and reductions).
+ARRAY_FUNCTIONS = ("numpy.where", "numpy.clip", "numpy.transpose")
+#: Every NumPy name of array code: those, the ufuncs (``ufuncs``) and the reductions
+#: (``reductions``).
+ARRAY_NAMES: tuple[str, ...] = (
+    *ARRAY_FUNCTIONS,
+    *(f"numpy.{n}" for n in (*ufuncs.UFUNCS, *ufuncs.ALIASES)),
+    *(f"numpy.{n}" for n in (*reductions.REDUCTIONS, *reductions.ALIASES)),
+)
+
+#: Every builtin name the language knows: library functions, casts, ``len`` and ``range``,
+#: and NumPy's functions of arrays (ufuncs, reductions, ``np.where``...).
+KNOWN_NAMES: tuple[str, ...] = (*LIBRARY, *CASTS, "builtins.len", "builtins.range",
+                                *ARRAY_NAMES)
 
 
 def result_type(fn: LibraryFunction, args: list[t.Type]) -> t.Type:

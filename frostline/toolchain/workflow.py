@@ -119,6 +119,12 @@ class CachedStep(Generic[S, Out]):
         return result
 
 
+#: The version of what compiled code and the Python side agree on (the array struct, the
+#: error reporter's arguments, the runtime record); a change makes every key new.
+ABI = 2
+
+
 def version_salt(target_fingerprint: str, toolchain_versions: str) -> str:
     """What every key carries besides the inputs: versions and target."""
-    return digest("salt", f"frostline={__version__}", toolchain_versions, target_fingerprint)
+    return digest("salt", f"frostline={__version__}", f"abi={ABI}", toolchain_versions,
+                  target_fingerprint)

@@ -303,12 +303,14 @@ def _fabs(em: Emitter, v: ir.Value) -> ir.Function:
     return em.extern(f"llvm.fabs.f{_bits(v.type)}", v.type, [v.type])
 
 
-def shift(em: Emitter, op: ast.operator, a: ir.Value, c: ir.Value, ty: t.Type) -> ir.Value:
-    """``a << c`` / ``a >> c`` as on Python ints, truncated to the type's width."""
+def shift(em: Emitter, op: ast.operator, a: ir.Value, c: ir.Value, ty: t.Type,
+          python_errors: bool = True) -> ir.Value:
+    """``a << c`` / ``a >> c`` as on Python ints, truncated to the type's width; without
+    python_errors, a negative count shifts everything out, as in NumPy."""
     b = em.builder
     width = a.type.width
     signed = _signed(ty)
-    if signed:
+    if signed and python_errors:
         em.raise_if(b.icmp_signed("<", c, ir.Constant(c.type, 0)), "ValueError",
                     "negative shift count")
     big = b.icmp_unsigned(">=", c, ir.Constant(c.type, width))

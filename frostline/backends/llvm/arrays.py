@@ -25,6 +25,8 @@ class ArrayLowering:
     def expr_Attribute(self: FunctionLowerer, node: ast.Attribute) -> ir.Value:
         if self.frozen_global(node) is not None:
             return self.global_value(node)
+        if node.attr == "T":
+            return self.transpose(node, node.value, [])
         base = self.expr(node.value)
         bty = self.type_of(node.value)
         assert isinstance(bty, t.ArrayType)
@@ -193,20 +195,3 @@ class ArrayLowering:
     def element_pointer(self: FunctionLowerer, node: ast.Subscript) -> ir.Value:
         arr, aty, idx = self.indices(node)
         return self.address(arr, aty, idx)
-
-    def view(self: FunctionLowerer, node: ast.Subscript) -> ir.Value:
-        """``a[i]`` of a 2-D array: a row view sharing a's memory."""
-        arr, aty, idx = self.indices(node)
-        b = self.builder
-        full = idx + [ir.Constant(lt.i64, 0)] * (aty.ndim - len(idx))
-        ptr = self.address(arr, aty.with_layout("A") if aty.layout == "F" else aty, full)
-        vty = self.type_of(node)
-        assert isinstance(vty, t.ArrayType)
-        strides = self.strides(arr, aty)
-        out = ir.Constant(lt.array(vty), ir.Undefined)
-        out = b.insert_value(out, ptr, 0)
-        for k in range(vty.ndim):
-            src = len(idx) + k
-            out = b.insert_value(out, b.extract_value(arr, [1, src]), [1, k])
-            out = b.insert_value(out, strides[src], [2, k])
-        return out

@@ -30,6 +30,8 @@ class CallLowering:
             return self.call_function(node, symbol)
         ref = self.fn.lookup(dotted_name(node.func) or "")
         ty = self.type_of(node)
+        if not isinstance(ref, (BuiltinRef, TypeRef)):
+            return self.array_call(node)  # a method of an array
         if isinstance(ref, TypeRef) or (isinstance(ref, BuiltinRef) and ref.name in CASTS):
             arg = node.args[0]
             value, aty = self.expr(arg), self.type_of(arg)
@@ -44,20 +46,26 @@ class CallLowering:
             if isinstance(aty, t.TupleType):
                 return ir.Constant(lt.i64, len(aty.items))
             return self.builder.extract_value(self.expr(arg), [1, 0])
-        assert ref.name in LIBRARY
+        if isinstance(ty, t.ArrayType) or ref.name not in LIBRARY:
+            return self.array_call(node)  # a reduction or transpose (arrayexpr)
         arg_types = [self.type_of(a) for a in node.args]
-        work = work_type(ref.name, arg_types, ty)
         values = [self.expr(a) for a in node.args]  # each once, left to right
-        if ref.name == "math.ldexp":  # a float and an int, not one work type
+        return self.library_element(ref.name, values, arg_types, ty)
+
+    def library_element(self: FunctionLowerer, name: str, values: list[ir.Value],
+                        arg_types: list[t.Type], ty: t.Type) -> ir.Value:
+        """A library function of scalars (or of one element of each array operand)."""
+        work = work_type(name, arg_types, ty)
+        if name == "math.ldexp":  # a float and an int, not one work type
             args = [arith.cast(self, values[0], arg_types[0], t.float64),
                     arith.cast(self, values[1], arg_types[1], t.int64)]
         else:
             args = [arith.cast(self, v, at, work)
                     for v, at in zip(values, arg_types, strict=True)]
-        result = lower_call(self, ref.name, args, work, ty)
-        result_ty = t.int64 if ref.name in ("math.floor", "math.ceil", "math.trunc",
-                                            "builtins.round") and work.is_float else work
-        if LIBRARY[ref.name].result == "bool":
+        result = lower_call(self, name, args, work, ty)
+        result_ty = t.int64 if name in ("math.floor", "math.ceil", "math.trunc",
+                                        "builtins.round") and work.is_float else work
+        if LIBRARY[name].result == "bool":
             result_ty = t.bool_
         return arith.cast(self, result, result_ty, ty)
 

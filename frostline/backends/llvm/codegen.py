@@ -15,17 +15,21 @@ import numpy as np
 from llvmlite import ir
 
 from frostline import types as t
-from frostline.backends.llvm import arith, stack
+from frostline.backends.llvm import arith, callcontext, stack
 from frostline.backends.llvm import irtypes as lt
+from frostline.backends.llvm.arrayexpr import ArrayExpressionLowering, Leaf, Scalar
 from frostline.backends.llvm.arrays import ArrayLowering
 from frostline.backends.llvm.calls import CallLowering
 from frostline.backends.llvm.loops import Loop, LoopLowering
+from frostline.backends.llvm.reductions import ReductionLowering
+from frostline.backends.llvm.views import ViewLowering
 from frostline.errors import CompileError
 from frostline.stages.ast import ArrayConstant, Constant, FunctionAST
 from frostline.stages.executable import RaisedError
 from frostline.stages.typed import TypedFunction, TypedProgram, node_key
 from frostline.toolchain.depth import room_for
 from frostline.toolchain.ranges import nonnegative_indices
+from frostline.toolchain.typing.arrays import elementwise
 from frostline.toolchain.typing.rules import dotted_name
 
 _NOT_FOLDED = object()
@@ -60,8 +64,9 @@ class ModuleLowerer:
             FunctionLowerer(self, fn, program.function(fn.fid)).lower()
         return self.module
 
-    def error_number(self, module: str, qualname: str, message: str) -> int:
-        entry = RaisedError(module, qualname, message)
+    def error_number(self, module: str, qualname: str, message: str,
+                     detail: str = "") -> int:
+        entry = RaisedError(module, qualname, message, detail)
         if entry not in self.errors:
             self.errors.append(entry)
         return self.errors.index(entry) + 1
@@ -147,9 +152,11 @@ def recursive_symbols(typed: TypedProgram) -> frozenset[str]:
     return frozenset(s for s in calls if reaches(s))
 
 
-class FunctionLowerer(ArrayLowering, CallLowering, LoopLowering):
+class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, ReductionLowering,
+                      CallLowering, LoopLowering):
     """Emits one typed function instance: statements and scalar expressions here; array
-    access, calls and loops in the mixins of ``arrays``, ``calls`` and ``loops``."""
+    access, views, array expressions, reductions, calls and loops in the mixins of
+    ``arrays``, ``views``, ``arrayexpr``, ``reductions``, ``calls`` and ``loops``."""
 
     def __init__(self, mod: ModuleLowerer, typed: TypedFunction, fn: FunctionAST):
         self.mod = mod
@@ -171,6 +178,8 @@ class FunctionLowerer(ArrayLowering, CallLowering, LoopLowering):
         self.assigned: set[str] = set(fn.params)
         #: Array indices that cannot be negative: no wrap-around select.
         self.nonnegative = nonnegative_indices(fn, typed)
+        #: What an error return must do first (free a temporary buffer), innermost last.
+        self.cleanups: list[Callable[[], None]] = []
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -202,8 +211,34 @@ class FunctionLowerer(ArrayLowering, CallLowering, LoopLowering):
         unlikely = self.builder.call(expect, [cond, ir.Constant(lt.i1, 0)])
         self.builder.cbranch(unlikely, fail, ok)
         with self.builder.goto_block(fail):
+            for cleanup in reversed(self.cleanups):
+                cleanup()
             self.builder.ret(self.status(exc, message, module))
         self.builder.position_at_end(ok)
+
+    def raise_shapes(self, cond: ir.Value, exc: str, template: str,
+                     shapes: list[list[ir.Value]]) -> None:
+        """``raise_if`` with shapes in the message: ``template`` has ``{0}``, ``{1}``... and
+        ``{all}`` for them, written into the call's context (``stack``) for the reporter."""
+        if isinstance(cond, ir.Constant) and cond.constant == 0:
+            return
+        b = self.builder
+        fail = self.func.append_basic_block(f"raise.{exc}")
+        ok = self.func.append_basic_block("ok")
+        b.cbranch(cond, fail, ok)
+        with b.goto_block(fail):
+            words = [ir.Constant(lt.i64, len(shapes))]
+            for shape in shapes:
+                words += [ir.Constant(lt.i64, len(shape)), *shape]
+            words = words[:callcontext.PAYLOAD_WORDS]
+            ctx = b.bitcast(self.stack_base, lt.i64.as_pointer())
+            for k, word in enumerate(words):
+                b.store(word, b.gep(ctx, [ir.Constant(lt.i64, 1 + k)]))
+            for cleanup in reversed(self.cleanups):
+                cleanup()
+            number = self.mod.error_number("builtins", exc, template, "shapes")
+            b.ret(ir.Constant(lt.i32, number))
+        b.position_at_end(ok)
 
     def terminated(self) -> bool:
         return self.builder.block.is_terminated
@@ -277,10 +312,26 @@ class FunctionLowerer(ArrayLowering, CallLowering, LoopLowering):
         self.expr(node.value)
 
     def stmt_Assign(self, node: ast.Assign) -> None:
-        value = self.expr(node.value)
         vty = self.type_of(node.value)
+        computed = elementwise(node.value, self.typed.expr_type_map)
+        value = None if computed else self.expr(node.value)
+        tree = None
         for target in node.targets:
-            self.store(target, value, vty)
+            if self.is_view(target):
+                if tree is None:
+                    tree = self.tree(node.value) if value is None else (
+                        Leaf(self.parts(value, vty), vty) if isinstance(vty, t.ArrayType)
+                        else Scalar(value, vty))
+                dty = self.type_of(target)
+                self.store_array(self.view(target), dty, tree)  # type: ignore[arg-type]
+            else:
+                assert value is not None
+                self.store(target, value, vty)
+
+    def is_view(self, target: ast.expr) -> bool:
+        """Whether an assignment target is a view (``a[1:]``, ``m[i]``), not one element."""
+        return isinstance(target, ast.Subscript) and isinstance(
+            self.typed.expr_type_map.get(node_key(target)), t.ArrayType)
 
     def stmt_AnnAssign(self, node: ast.AnnAssign) -> None:
         if node.value is not None:
@@ -289,6 +340,9 @@ class FunctionLowerer(ArrayLowering, CallLowering, LoopLowering):
     def stmt_AugAssign(self, node: ast.AugAssign) -> None:
         result_ty = self.type_of(node)
         target = node.target
+        if isinstance(self.typed.expr_type_map.get(node_key(target)), t.ArrayType):
+            self.augment_array(node)
+            return
         if isinstance(target, ast.Name):
             current = self.load_var(target)
             cur_ty = self.types[target.id]

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from frostline import types as t
-from frostline.backends.llvm import sharedlib
+from frostline.backends.llvm import callcontext, sharedlib
 from frostline.backends.llvm.bound import Binder
 from frostline.backends.llvm.hostinfo import host_target
 from frostline.errors import IncompatibleTargetError, exception_class
@@ -268,10 +268,29 @@ class ErrorReporter:
     def __init__(self, abi: EntryABI):
         self.errors = abi.errors
 
-    def __call__(self, number: int) -> None:
+    def __call__(self, number: int, context: int = 0) -> None:
         entry = self.errors[number - 1]
         cls = exception_class(entry.module, entry.qualname)
-        raise (cls(entry.message) if entry.message else cls())
+        message = entry.message
+        if entry.detail == "shapes" and context:
+            message = _shapes_message(message, context)
+        raise (cls(message) if message else cls())
+
+
+def _shapes_message(template: str, context: int) -> str:
+    """A message with the array shapes a kernel left in its call's context (``stack``):
+    a count, then each shape as its rank and extents."""
+    words = (ctypes.c_int64 * callcontext.CONTEXT_WORDS).from_address(context)[1:]
+    shapes: list[str] = []
+    at = 1
+    for _ in range(min(words[0], len(words))):
+        if at >= len(words):
+            break
+        rank = words[at]
+        dims = words[at + 1:at + 1 + rank]
+        at += 1 + rank
+        shapes.append("(" + ",".join(map(str, dims)) + ("," if rank == 1 else "") + ")")
+    return template.format(*shapes, all=" ".join(shapes))
 
 
 class ArgumentReporter:

@@ -1,7 +1,9 @@
 """How deep a recursive kernel may go: the running thread's real stack.
 
 The entry (``wrapper.call_kernel``) passes every kernel ``stack_base``: the
-address of an i64 slot in its own frame, holding 0.  The address marks where
+address of the call's context in its own frame, ``callcontext.CONTEXT_WORDS`` i64 slots of
+which the first holds 0 and the rest are where a failing kernel leaves what
+its error message needs (``codegen.raise_shapes``).  The address marks where
 the call from Python entered; the slot caches, once a recursion is deep, the
 lowest stack address it may reach, derived from the thread's stack as
 ``pthread_getattr_np`` reports it (its size is ``threading.stack_size`` for a

@@ -23,6 +23,7 @@ from llvmlite import ir
 
 from frostline import types as t
 from frostline._vectorcall import OWNER_OFFSET
+from frostline.backends.llvm import callcontext
 from frostline.backends.llvm import irtypes as lt
 from frostline.backends.llvm.bound import (
     NATIVE_ORDER_PREFIXES,
@@ -169,7 +170,8 @@ class CallEmitter:
             state = self.call("PyEval_SaveThread")
         # A slot in this frame marks where Python entered, and caches the lowest address
         # a recursion may reach (0: not known yet; see ``stack``).
-        limit = self.alloca(lt.i64)
+        self.context = self.alloca(ir.ArrayType(lt.i64, callcontext.CONTEXT_WORDS))
+        limit = b.gep(self.context, [ir.Constant(lt.i32, 0), ir.Constant(lt.i32, 0)])
         b.store(ir.Constant(lt.i64, 0), limit)
         stack_base = b.bitcast(limit, lt.i8p)
         status = b.call(kernel, [out, stack_base, *args])
@@ -189,11 +191,16 @@ class CallEmitter:
         b.ret(self.box(b.load(out), return_type))
         b.position_at_end(failed)
         reporter = self.call("PyTuple_GetItem", owner, ir.Constant(lt.i64, 1))
-        number = self.alloca(PyObject)
-        b.store(self.call("PyLong_FromLong", b.sext(status, lt.i64)), number)
-        result = self.call("PyObject_Vectorcall", reporter, number, ir.Constant(lt.i64, 1),
+        # The reporter gets the error number and where the call's context is (which
+        # holds what the message needs), as ints.
+        args = self.alloca(ir.ArrayType(PyObject, 2))
+        slots = [b.gep(args, [ir.Constant(lt.i32, 0), ir.Constant(lt.i32, k)]) for k in (0, 1)]
+        b.store(self.call("PyLong_FromLong", b.sext(status, lt.i64)), slots[0])
+        b.store(self.call("PyLong_FromLong", b.ptrtoint(self.context, lt.i64)), slots[1])
+        result = self.call("PyObject_Vectorcall", reporter, slots[0], ir.Constant(lt.i64, 2),
                            ir.Constant(PyObject, None))
-        self.call("Py_DecRef", b.load(number))
+        self.call("Py_DecRef", b.load(slots[0]))
+        self.call("Py_DecRef", b.load(slots[1]))
         b.ret(result)
 
     def finish(self) -> ir.Function:

@@ -17,7 +17,7 @@ from frostline.stages.ast import (
     Unsupported,
 )
 from frostline.stages.typed import node_key
-from frostline.toolchain.library import CASTS, LIBRARY, result_type
+from frostline.toolchain.library import ARRAY_NAMES, CASTS, LIBRARY, result_type
 from frostline.toolchain.typing.rules import (
     UNKNOWN,
     MaybeType,
@@ -53,6 +53,13 @@ class CallTyping:
 
     def expr_Call(self, node: ast.Call) -> MaybeType:
         name = dotted_name(node.func)
+        if isinstance(node.func, ast.Attribute) and (name is None or self.is_local(name)):
+            base = self.expr(node.func.value)
+            if isinstance(base, t.ArrayType):
+                return self.array_method(node, base)  # type: ignore[attr-defined]
+            if isinstance(base, Unknown):
+                return UNKNOWN
+            self.fail(node.func, f"a {base} has no methods in kernels")
         if name is None or self.is_local(name):
             self.fail(node.func, "only functions can be called")
         ref = self.fn.lookup(name)
@@ -84,6 +91,8 @@ class CallTyping:
     def call_builtin(self, node: ast.Call, name: str) -> MaybeType:
         if name == "builtins.range":
             self.fail(node, "range() can only be used as the iterable of a for loop")
+        if name in ARRAY_NAMES:
+            return self.array_function(node, name)  # type: ignore[attr-defined]
         if node.keywords:
             self.fail(node, f"{name.split('.')[-1]}() takes no keyword arguments in kernels")
         if name in CASTS:
@@ -103,6 +112,8 @@ class CallTyping:
                       + (f" to {spec.max_args}" if spec.max_args != spec.min_args else "")
                       + f" arguments, got {len(node.args)}")
         args = [self.expr(a) for a in node.args]
+        if any(isinstance(at, t.ArrayType) for at in args):
+            return self.library_elementwise(node, name, args)  # type: ignore[attr-defined]
         for a, at in zip(node.args, args, strict=True):
             if not isinstance(at, (Unknown, t.ScalarType, t.WeakType)):
                 self.fail(a, f"{short}() takes scalars, not {at}"
@@ -125,6 +136,8 @@ class CallTyping:
         arg_types: list[t.Type] = []
         for arg in bound:
             at = constant_type(arg.value) if isinstance(arg, Constant) else self.expr(arg)
+            if not isinstance(arg, Constant):
+                self.not_stored(arg)  # type: ignore[attr-defined]
             if isinstance(at, Unknown):
                 return UNKNOWN
             if isinstance(at, t.NoneType):

@@ -19,6 +19,7 @@ from frostline.stages.ast import (
     Unsupported,
 )
 from frostline.stages.typed import node_key
+from frostline.toolchain.typing.arrays import METHODS, ArrayTyping
 from frostline.toolchain.typing.calls import CallTyping
 from frostline.toolchain.typing.constants import ConstantTyping
 from frostline.toolchain.typing.rules import (
@@ -58,7 +59,7 @@ _UNSUPPORTED_EXPRESSIONS = {
     ast.Slice: "slices",
 }
 
-class FunctionTyper(CallTyping, ConstantTyping):
+class FunctionTyper(CallTyping, ConstantTyping, ArrayTyping):
     """Types one function instance: locals to a fixed point, then expressions and returns."""
 
     def __init__(self, program: ProgramTyper, fn: FunctionAST, inst: _Instance):
@@ -157,6 +158,7 @@ class FunctionTyper(CallTyping, ConstantTyping):
         if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             return  # a docstring or a bare string: no effect
         self.expr(node.value)
+        self.not_stored(node.value)
 
     def stmt_Assign(self, node: ast.Assign) -> None:
         value = self.expr(node.value)
@@ -193,6 +195,11 @@ class FunctionTyper(CallTyping, ConstantTyping):
         value = self.expr(node.value)
         if isinstance(current, Unknown) or isinstance(value, Unknown):
             self.unknown.append(node)
+            return
+        if isinstance(current, t.ArrayType):  # in place, through the array: a += b
+            result = self.in_place_type(node, current, value)
+            self.exprs[node_key(node)] = result
+            self.exprs[node_key(target)] = current
             return
         result = binop_type(node.op, current, value)
         if isinstance(result, str):
@@ -253,6 +260,7 @@ class FunctionTyper(CallTyping, ConstantTyping):
             self.returns.append(t.none)
             return
         value = self.expr(node.value)
+        self.not_stored(node.value)
         self.value_returns += 1
         if not isinstance(value, Unknown):  # else other returns decide it, or a later round
             self.returns.append(value)
@@ -316,11 +324,14 @@ class FunctionTyper(CallTyping, ConstantTyping):
             self.exprs[node_key(target)] = value
         elif isinstance(target, ast.Subscript):
             element = self.subscript(target, store=True)
+            if not isinstance(element, Unknown):
+                self.exprs[node_key(target)] = element
+            if isinstance(element, t.ArrayType):
+                self.store_through_view(target, element, value, value_node)
+                return
             if isinstance(element, Unknown) or isinstance(value, Unknown):
                 return
-            if not isinstance(element, t.ScalarType):
-                self.fail(target, "only single array elements can be assigned (no slices or "
-                          "whole rows)")
+            self.not_stored(value_node)
             if not can_cast(value, element):
                 self.fail(value_node, f"cannot store a {value} in an array of {element}")
             if isinstance(value_node, ast.expr):
@@ -330,6 +341,7 @@ class FunctionTyper(CallTyping, ConstantTyping):
 
     def assign_name(self, target: ast.Name, value: t.Type, value_node: ast.AST) -> None:
         name = target.id
+        self.not_stored(value_node)
         if isinstance(value, t.NoneType):
             self.fail(value_node, "None cannot be assigned to a variable")
         if name in self.declared:
@@ -392,6 +404,11 @@ class FunctionTyper(CallTyping, ConstantTyping):
                 return t.TupleType((t.int64,) * base.ndim)
             if node.attr in ("ndim", "size"):
                 return t.int64
+            if node.attr == "T":
+                return self.transposed(node, base, None)
+            self.fail(node, f"arrays have no attribute '{node.attr}' in kernels (they have "
+                      "shape, ndim, size and T, and the methods "
+                      f"{', '.join(m for m in METHODS if m != 'T')})")
         self.fail(node, f"{base} has no attribute '{node.attr}' in kernels")
 
     def expr_Subscript(self, node: ast.Subscript) -> MaybeType:
@@ -400,7 +417,6 @@ class FunctionTyper(CallTyping, ConstantTyping):
     def subscript(self, node: ast.Subscript, store: bool) -> MaybeType:
         self.indexed = node.value
         base = self.expr(node.value)
-        indices = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         if isinstance(base, t.TupleType):
             if store:
                 self.fail(node, "tuples are immutable")
@@ -417,28 +433,12 @@ class FunctionTyper(CallTyping, ConstantTyping):
             if not -len(base.items) <= k < len(base.items):
                 self.fail(node.slice, "tuple index out of range")
             return base.items[k]
-        index_types = []
-        for index in indices:
-            if isinstance(index, ast.Slice):
-                self.fail(index, "slicing is not supported in kernels; index single elements")
-            it = self.expr(index)
-            if not isinstance(it, Unknown) and not (
-                    isinstance(it, (t.ScalarType, t.WeakType)) and it.kind in "iu"):
-                self.fail(index, f"array indices must be integers, not {it}")
-            index_types.append(it)
-        if isinstance(base, Unknown):
-            return UNKNOWN
-        if not isinstance(base, t.ArrayType):
-            self.fail(node.value, f"{base} cannot be indexed")
-        if len(indices) > base.ndim:
-            self.fail(node.slice, f"too many indices for a {base.ndim}-dimensional array")
-        if len(indices) == base.ndim:
-            return base.dtype
-        layout = "C" if base.layout == "C" else "A"
-        return t.ArrayType(base.dtype, base.ndim - len(indices), layout)
+        return self.array_subscript(node, base, store)
 
     def expr_BinOp(self, node: ast.BinOp) -> MaybeType:
         left, right = self.expr(node.left), self.expr(node.right)
+        if isinstance(left, t.ArrayType) or isinstance(right, t.ArrayType):
+            return self.array_binop(node, left, right)
         if isinstance(left, Unknown) or isinstance(right, Unknown):
             return UNKNOWN
         result = binop_type(node.op, left, right)
@@ -452,6 +452,8 @@ class FunctionTyper(CallTyping, ConstantTyping):
             self.exprs[node_key(node.operand)] = t.weak_int  # -9223372036854775808 fits
             return t.weak_int
         operand = self.expr(node.operand)
+        if isinstance(operand, t.ArrayType):
+            return self.array_unary(node, operand)
         if isinstance(operand, Unknown):
             return UNKNOWN
         result = unary_type(node.op, operand)
@@ -477,6 +479,8 @@ class FunctionTyper(CallTyping, ConstantTyping):
 
     def expr_Compare(self, node: ast.Compare) -> MaybeType:
         operands = [self.expr(node.left)] + [self.expr(c) for c in node.comparators]
+        if any(isinstance(x, t.ArrayType) for x in operands):
+            return self.array_compare(node, operands)
         for op in node.ops:
             if isinstance(op, (ast.Is, ast.IsNot, ast.In, ast.NotIn)):
                 self.fail(node, "'is' and 'in' comparisons are not supported in kernels")
@@ -499,6 +503,8 @@ class FunctionTyper(CallTyping, ConstantTyping):
     def expr_IfExp(self, node: ast.IfExp) -> MaybeType:
         self.condition(node.test)
         a, b = self.expr(node.body), self.expr(node.orelse)
+        self.not_stored(node.body)
+        self.not_stored(node.orelse)
         if isinstance(a, Unknown):
             return b
         if isinstance(b, Unknown):
@@ -513,6 +519,8 @@ class FunctionTyper(CallTyping, ConstantTyping):
 
     def expr_Tuple(self, node: ast.Tuple) -> MaybeType:
         items = [self.expr(e) for e in node.elts]
+        for e in node.elts:
+            self.not_stored(e)
         if any(isinstance(i, Unknown) for i in items):
             return UNKNOWN
         for e, i in zip(node.elts, items, strict=True):

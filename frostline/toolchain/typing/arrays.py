@@ -1,0 +1,333 @@
+"""Typing array code: views (slicing, ``.T``), element-wise expressions, reductions.
+
+An array-typed expression is one of two things.  A *view* names existing
+memory: a parameter or variable, an index with slices, ``a.T``.  An
+*element-wise expression* (``a * b + 1``, ``np.sqrt(a)``, ``np.where(...)``)
+is never stored: code generation computes it element by element where it is
+consumed, fused into one loop nest with no temporaries.  Its consumers are a
+store through a view (``out[1:-1] = ...``, ``a += ...``), a reduction
+(``np.sum(a * b)``) and another element-wise expression.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from frostline import types as t
+from frostline.stages.typed import node_key
+from frostline.toolchain import indexing, reductions, ufuncs
+from frostline.toolchain.library import LIBRARY, result_type
+from frostline.toolchain.typing.rules import UNKNOWN, MaybeType, Unknown, can_cast
+
+if TYPE_CHECKING:
+    from frostline.toolchain.typing.function import FunctionTyper
+
+#: The methods arrays have in kernels.
+METHODS = ("T", "transpose", *sorted(reductions.REDUCTIONS))
+_NOT_STORED = ("an array expression is computed where it is used, and kernels cannot "
+               "allocate arrays yet: store it into an existing array (out[:] = ...) or "
+               "reduce it (np.sum(...))")
+
+
+def elementwise(node: ast.AST, types: dict) -> bool:
+    """Whether ``node`` is an element-wise array expression (computed, never stored);
+    ``types`` maps node keys to types."""
+    ty = types.get(node_key(node))
+    if not isinstance(ty, t.ArrayType):
+        return False
+    if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Compare)):
+        return True
+    return isinstance(node, ast.Call) and not _is_view_call(node)
+
+
+def _is_view_call(node: ast.Call) -> bool:
+    return isinstance(node.func, ast.Attribute) and node.func.attr == "transpose"
+
+
+def element_type(ty: MaybeType) -> MaybeType:
+    """The element type of an operand: an array's dtype, or the scalar itself."""
+    return ty.dtype if isinstance(ty, t.ArrayType) else ty
+
+
+class ArrayTyping:
+    """The array rules of ``FunctionTyper`` (a mixin)."""
+
+    # --- views ------------------------------------------------------------------------
+
+    def array_subscript(self: FunctionTyper, node: ast.Subscript, base: MaybeType,
+                        store: bool) -> MaybeType:
+        items = indexing.index_items(node)
+        kinds = [self.index_kind(i) for i in items]
+        if isinstance(base, Unknown):
+            return UNKNOWN
+        if not isinstance(base, t.ArrayType):
+            self.fail(node.value, f"{base} cannot be indexed")
+        by_node = dict(zip(map(id, items), kinds, strict=True))
+        plan = indexing.plan(items, base.ndim, lambda i: by_node[id(i)])
+        if isinstance(plan, str):
+            self.fail(node.slice, plan)
+        if indexing.is_element(plan) and len(plan) == base.ndim:
+            return base.dtype
+        return indexing.view_type(base, plan)
+
+    def index_kind(self: FunctionTyper, index: ast.expr) -> str:
+        """Type one index item: 'int', 'slice', 'newaxis', 'ellipsis' or an error."""
+        if isinstance(index, ast.Constant) and index.value is Ellipsis:
+            return "ellipsis"
+        if isinstance(index, ast.Slice):
+            for part in (index.lower, index.upper, index.step):
+                if part is None:
+                    continue
+                pt = self.expr(part)
+                if not isinstance(pt, (Unknown, t.NoneType)) and not (
+                        isinstance(pt, (t.ScalarType, t.WeakType)) and pt.kind in "iu"):
+                    self.fail(part, f"slice indices must be integers or None, not {pt}")
+            return "slice"
+        it = self.expr(index)
+        if isinstance(it, t.NoneType):
+            return "newaxis"
+        if isinstance(it, t.ArrayType):
+            self.fail(index, "indexing with an array (integer-array or boolean-mask "
+                      "indexing) is not supported yet; index with integers and slices")
+        if not isinstance(it, Unknown) and not (
+                isinstance(it, (t.ScalarType, t.WeakType)) and it.kind in "iu"):
+            self.fail(index, f"array indices must be integers, slices, None or '...', "
+                      f"not {it}")
+        return "int"
+
+    def transposed(self: FunctionTyper, node: ast.AST, base: t.ArrayType,
+                   axes: tuple[int, ...] | None) -> t.ArrayType:
+        if axes is not None:
+            axes = tuple(a + base.ndim if -base.ndim <= a < 0 else a for a in axes)
+        if axes is not None and sorted(axes) != list(range(base.ndim)):
+            self.fail(node, f"axes {axes} don't match an array of {base.ndim} dimensions")
+        order = tuple(range(base.ndim))[::-1] if axes is None else axes
+        layout = "A"
+        if order == tuple(range(base.ndim)):
+            layout = base.layout
+        elif order == tuple(range(base.ndim))[::-1] and base.layout in "CF":
+            layout = {"C": "F", "F": "C"}[base.layout]
+        if base.ndim <= 1 and layout == "F":
+            layout = "C"
+        return t.ArrayType(base.dtype, base.ndim, layout)
+
+    def transpose_axes(self: FunctionTyper, node: ast.Call,
+                       args: list[ast.expr]) -> tuple[int, ...] | None:
+        if not args:
+            return None
+        if len(args) == 1 and isinstance(args[0], ast.Tuple):
+            args = list(args[0].elts)
+        axes = [self.literal_int(a) for a in args]
+        if any(a is None for a in axes):
+            self.fail(node, "transpose() takes axes as integer literals")
+        return tuple(axes)  # type: ignore[arg-type]
+
+    # --- element-wise expressions -----------------------------------------------------
+
+    def ufunc_type(self: FunctionTyper, node: ast.AST, ufunc: str,
+                   operands: list[MaybeType], nodes: list[ast.expr]) -> MaybeType:
+        """The type of ``ufunc`` applied to operands (arrays broadcast, scalars too)."""
+        for n, o in zip(nodes, operands, strict=True):
+            if isinstance(o, (t.TupleType, t.NoneType)):
+                self.fail(n, f"np.{ufunc} takes arrays and scalars, not {o}")
+        if any(isinstance(o, Unknown) for o in operands):
+            return UNKNOWN
+        elements = [element_type(o) for o in operands]
+        loop = ufuncs.loop_types(ufunc, tuple(elements))
+        if isinstance(loop, str):
+            self.fail(node, loop)
+        self.literals_fit(node, list(zip(nodes, elements, strict=True)))
+        return _broadcast_type(loop.output, operands)
+
+    def array_binop(self: FunctionTyper, node: ast.BinOp, left: MaybeType,
+                    right: MaybeType) -> MaybeType:
+        if isinstance(node.op, ast.MatMult):
+            self.fail(node, "the @ operator (matrix products) is not supported yet")
+        return self.ufunc_type(node, ufuncs.BINARY_OPERATORS[type(node.op)], [left, right],
+                               [node.left, node.right])
+
+    def array_unary(self: FunctionTyper, node: ast.UnaryOp, operand: MaybeType) -> MaybeType:
+        if isinstance(node.op, ast.Not):
+            self.fail(node, "the truth value of an array is ambiguous; use np.logical_not "
+                      "or ~")
+        return self.ufunc_type(node, ufuncs.UNARY_OPERATORS[type(node.op)], [operand],
+                               [node.operand])
+
+    def array_compare(self: FunctionTyper, node: ast.Compare,
+                      operands: list[MaybeType]) -> MaybeType:
+        if len(node.ops) > 1:
+            self.fail(node, "chained comparisons of arrays are ambiguous (NumPy raises "
+                      "ValueError); combine them with & or np.logical_and")
+        op = node.ops[0]
+        if type(op) not in ufuncs.COMPARISONS:
+            self.fail(node, "'is' and 'in' comparisons are not supported in kernels")
+        return self.ufunc_type(node, ufuncs.COMPARISONS[type(op)], operands,
+                               [node.left, *node.comparators])
+
+    def array_function(self: FunctionTyper, node: ast.Call, name: str) -> MaybeType:
+        """A NumPy function that takes arrays: a ufunc spelling, a reduction, ``np.where``,
+        ``np.clip``, ``np.transpose``, or a library function applied element-wise."""
+        short = name.replace("numpy.", "np.")
+        reduction = reductions.reduction_of(name)
+        if reduction is not None:
+            if not node.args:
+                self.fail(node, f"{short}() takes the array to reduce")
+            return self.reduction(node, reduction, node.args[0], node.args[1:], node.keywords)
+        if node.keywords:
+            self.fail(node, f"{short}() takes no keyword arguments in kernels")
+        ufunc = ufuncs.ufunc_of(name)
+        if ufunc is not None:
+            arity = ufuncs.UFUNCS[ufunc]
+            if len(node.args) != arity:
+                self.fail(node, f"{short}() takes {arity} argument{'s' * (arity > 1)} in "
+                          f"kernels (out= and where= are not supported)")
+            return self.ufunc_type(node, ufunc, [self.expr(a) for a in node.args], node.args)
+        if name == "numpy.transpose":
+            if not node.args:
+                self.fail(node, "np.transpose() takes an array")
+            base = self.expr(node.args[0])
+            if isinstance(base, Unknown):
+                return UNKNOWN
+            if not isinstance(base, t.ArrayType):
+                self.fail(node.args[0], f"np.transpose() takes an array, not {base}")
+            return self.transposed(node, base, self.transpose_axes(node, node.args[1:]))
+        if name in ("numpy.where", "numpy.clip"):
+            if len(node.args) != 3:
+                self.fail(node, f"{short}() takes 3 arguments in kernels")
+            operands = [self.expr(a) for a in node.args]
+            for a, o in zip(node.args, operands, strict=True):
+                if isinstance(o, (t.TupleType, t.NoneType)):
+                    self.fail(a, f"{short}() takes arrays and scalars, not {o}")
+            if any(isinstance(o, Unknown) for o in operands):
+                return UNKNOWN
+            values = operands[1:] if name == "numpy.where" else operands
+            dtype = element_type(values[0])
+            for v in values[1:]:
+                dtype = t.promote(dtype, element_type(v))  # type: ignore[arg-type]
+            if name == "numpy.clip":
+                self.literals_fit(node, [(a, element_type(o))
+                                         for a, o in zip(node.args, operands, strict=True)])
+            return _broadcast_type(t.concrete(dtype), operands)  # type: ignore[arg-type]
+        raise AssertionError(name)
+
+    def library_elementwise(self: FunctionTyper, node: ast.Call, name: str,
+                            operands: list[MaybeType]) -> MaybeType:
+        """A NumPy function of the library (``np.sqrt``, ``np.maximum``) on arrays."""
+        short = name.replace("numpy.", "np.").replace("builtins.", "")
+        if not (name.startswith("numpy.") or name == "builtins.abs"):
+            self.fail(node, f"{short}() takes scalars, not arrays; use the NumPy function "
+                      f"(np.{name.split('.')[-1]}) or loop over the array")
+        for a, o in zip(node.args, operands, strict=True):
+            if isinstance(o, (t.TupleType, t.NoneType)):
+                self.fail(a, f"{short}() takes arrays and scalars, not {o}")
+        if any(isinstance(o, Unknown) for o in operands):
+            return UNKNOWN
+        elements = [element_type(o) for o in operands]
+        refused = ufuncs.numpy_refuses(name.split(".")[-1], tuple(elements))  # type: ignore
+        if refused is not None and name.startswith("numpy."):
+            self.fail(node, refused)
+        result = result_type(LIBRARY[name], elements)  # type: ignore
+        return _broadcast_type(t.concrete(result), operands)  # type: ignore[arg-type]
+
+    # --- reductions -------------------------------------------------------------------
+
+    def reduction(self: FunctionTyper, node: ast.Call, reduction: reductions.Reduction,
+                  operand: ast.expr, extra: list[ast.expr],
+                  keywords: list[ast.keyword]) -> MaybeType:
+        what = f"{reduction.name}()"
+        if extra:
+            self.fail(extra[0], f"{what} takes the axis and the rest as keywords "
+                      "(axis=..., keepdims=...) in kernels")
+        for kw in keywords:
+            if kw.arg == "axis":
+                if not (isinstance(kw.value, ast.Constant) and kw.value.value is None):
+                    self.fail(kw.value, f"{what} over an axis makes a new array, and kernels "
+                              "cannot allocate arrays yet; reduce over every element "
+                              "(axis=None) or loop over the axis")
+            elif kw.arg == "keepdims":
+                if not (isinstance(kw.value, ast.Constant) and kw.value.value is False):
+                    self.fail(kw.value, f"{what} with keepdims=True makes a new array, and "
+                              "kernels cannot allocate arrays yet")
+            elif kw.arg == "ddof" and reduction.ddof:
+                dt = self.expr(kw.value)
+                if not isinstance(dt, (Unknown, t.ScalarType, t.WeakType)) or \
+                        (not isinstance(dt, Unknown) and dt.kind not in "iuf"):
+                    self.fail(kw.value, f"ddof must be a number, not {dt}")
+            else:
+                allowed = "axis=None and keepdims=False" + (", ddof" if reduction.ddof else "")
+                self.fail(node, f"{what} takes {allowed} in kernels, not {kw.arg}=")
+        ot = self.expr(operand)
+        if isinstance(ot, Unknown):
+            return UNKNOWN
+        if not isinstance(ot, (t.ArrayType, t.ScalarType, t.WeakType)):
+            self.fail(operand, f"{what} takes an array, not {ot}")
+        dtype = t.concrete(element_type(ot))
+        return reductions.result_type(reduction, dtype)  # type: ignore[arg-type]
+
+    def array_method(self: FunctionTyper, node: ast.Call, base: t.ArrayType) -> MaybeType:
+        assert isinstance(node.func, ast.Attribute)
+        attr = node.func.attr
+        if attr == "transpose":
+            if node.keywords:
+                self.fail(node, "transpose() takes no keyword arguments")
+            return self.transposed(node, base, self.transpose_axes(node, node.args))
+        reduction = reductions.REDUCTIONS.get(attr)
+        if reduction is None:
+            self.fail(node.func, f"arrays have no method '{attr}' in kernels (they have "
+                      f"{', '.join(m for m in METHODS if m != 'T')}, and the attributes "
+                      "shape, ndim, size and T)")
+        return self.reduction(node, reduction, node.func.value, node.args, node.keywords)
+
+    # --- stores -----------------------------------------------------------------------
+
+    def store_through_view(self: FunctionTyper, target: ast.expr, view: t.ArrayType,
+                           value: MaybeType, value_node: ast.AST) -> None:
+        """``view[...] = value``: a scalar or an array broadcast to the view's shape."""
+        if isinstance(value, Unknown):
+            return
+        if not isinstance(value, (t.ArrayType, t.ScalarType, t.WeakType)):
+            self.fail(value_node, f"cannot store a {value} in an array of {view.dtype}")
+        if isinstance(value, t.ArrayType) and value.ndim > view.ndim:
+            pass  # NumPy allows leading axes of length 1; checked when it runs
+        if not can_cast(element_type(value), view.dtype):  # type: ignore[arg-type]
+            self.fail(value_node, f"cannot store a {value} in an array of {view.dtype}")
+        if isinstance(value_node, ast.expr):
+            self.literals_fit(value_node, [(value_node, element_type(value)),
+                                           (target, view.dtype)])
+
+    def in_place_type(self: FunctionTyper, node: ast.AugAssign, current: t.ArrayType,
+                      value: MaybeType) -> MaybeType:
+        """``view op= value``: NumPy's ufunc with the view as its output, which the result
+        must cast to under 'same_kind' rules."""
+        result = self.ufunc_type(node, ufuncs.BINARY_OPERATORS[type(node.op)],
+                                 [current, value], [node.target, node.value])
+        if isinstance(result, Unknown):
+            return UNKNOWN
+        out = element_type(result)
+        assert isinstance(out, t.ScalarType)
+        if not _same_kind(out, current.dtype):
+            ufunc = ufuncs.BINARY_OPERATORS[type(node.op)]
+            self.fail(node, f"Cannot cast ufunc '{ufunc}' output from "
+                      f"dtype('{out.numpy_dtype}') to dtype('{current.dtype.numpy_dtype}') "
+                      "with casting rule 'same_kind'")
+        return result
+
+    def not_stored(self: FunctionTyper, node: ast.AST) -> None:
+        """An element-wise expression where a stored array is needed is a CompileError."""
+        if elementwise(node, self.exprs):
+            self.fail(node, _NOT_STORED)
+
+
+def _broadcast_type(dtype: t.ScalarType, operands: list[MaybeType]) -> t.Type:
+    ranks = [o.ndim for o in operands if isinstance(o, t.ArrayType)]
+    if not ranks:
+        return dtype
+    return t.ArrayType(dtype, max(ranks), "C")
+
+
+def _same_kind(src: t.ScalarType, dst: t.ScalarType) -> bool:
+    return bool(np.can_cast(src.numpy_dtype, dst.numpy_dtype, casting="same_kind"))
+

@@ -1,0 +1,95 @@
+"""Array code outside the language: located CompileErrors that say what is supported."""
+
+import numpy as np
+import pytest
+
+import frostline as fl
+
+
+def stored(a, b):
+    c = a + b
+    return c[0]
+
+
+def returned(a):
+    return a * 2
+
+
+def passed(a):
+    return helper(a + 1)
+
+
+def helper(x):
+    return x[0]
+
+
+def matmul(a, b, out):
+    out[...] = a @ b
+
+
+def chained(a, out):
+    out[...] = 0 < a < 1
+
+
+def negated(a, out):
+    out[...] = not a
+
+
+def unknown_method(a):
+    return a.cumsum()
+
+
+def unknown_attribute(a):
+    return a.flags
+
+
+def fancy(a, i, out):
+    out[:] = a[i]
+
+
+def too_many(a):
+    return a[0, 0]
+
+
+def two_ellipses(a, out):
+    out[...] = a[..., ...]
+
+
+def bool_subtract(a, b, out):
+    out[...] = a - b
+
+
+def in_branch(a, c):
+    x = a if c else a + 1
+    return x[0]
+
+
+CASES = [
+    (stored, (np.zeros(3), np.zeros(3)), "cannot allocate arrays yet", "a + b"),
+    (returned, (np.zeros(3),), "cannot allocate arrays yet", "a * 2"),
+    (passed, (np.zeros(3),), "cannot allocate arrays yet", "a + 1"),
+    (matmul, (np.zeros((2, 2)), np.zeros((2, 2)), np.zeros((2, 2))),
+     "matrix products", "a @ b"),
+    (chained, (np.zeros(3), np.zeros(3, bool)), "chained comparisons", "0 < a < 1"),
+    (negated, (np.zeros(3), np.zeros(3, bool)), "truth value of an array", "not a"),
+    (unknown_method, (np.zeros(3),), "arrays have no method 'cumsum'", "a.cumsum"),
+    (unknown_attribute, (np.zeros(3),), "arrays have no attribute 'flags'", "a.flags"),
+    (fancy, (np.zeros(3), np.zeros(2, np.int64), np.zeros(2)), "integer-array", "i"),
+    (too_many, (np.zeros(3),), "too many indices for array: array is 1-dimensional, but 2 "
+     "were indexed", "0, 0"),
+    (two_ellipses, (np.zeros(3), np.zeros(3)), "single ellipsis", "..., ..."),
+    (bool_subtract, (np.zeros(3, bool), np.zeros(3, bool), np.zeros(3, bool)),
+     "numpy boolean subtract", "a - b"),
+    (in_branch, (np.zeros(3), True), "cannot allocate arrays yet", "a + 1"),
+]
+
+
+@pytest.mark.parametrize("fn, args, message, where", CASES, ids=[c[0].__name__ for c in CASES])
+def test_located_compile_errors(fn, args, message, where):
+    with pytest.raises(fl.CompileError) as info:
+        fl.jit(fn)(*args)
+    err = info.value
+    assert message in str(err)
+    assert err.filename == __file__
+    assert where in err.source_line
+    assert err.source_line[err.col:].startswith(where[:1])

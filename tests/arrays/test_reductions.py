@@ -1,0 +1,193 @@
+"""Reductions (``np.sum`` and the rest, as functions and methods) of arrays and of fused
+expressions, against NumPy: every dtype, empty and size-1 axes, Fortran and negative-stride
+layouts, nan, and the errors of empty operands."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import frostline as fl
+from frostline.toolchain import reductions
+
+from .helpers import DTYPES, jitted, layouts, same, sample, shapes
+
+
+def r_sum(a):
+    return np.sum(a)
+
+
+def r_prod(a):
+    return np.prod(a)
+
+
+def r_min(a):
+    return np.min(a)
+
+
+def r_max(a):
+    return a.max()
+
+
+def r_amax(a):
+    return np.amax(a)
+
+
+def r_mean(a):
+    return a.mean()
+
+
+def r_var(a):
+    return np.var(a)
+
+
+def r_std(a):
+    return a.std()
+
+
+def r_std_ddof(a):
+    return np.std(a, ddof=1)
+
+
+def r_argmin(a):
+    return np.argmin(a)
+
+
+def r_argmax(a):
+    return a.argmax()
+
+
+def r_any(a):
+    return np.any(a)
+
+
+def r_all(a):
+    return a.all()
+
+
+REDUCTIONS = [r_sum, r_prod, r_min, r_max, r_amax, r_mean, r_var, r_std, r_std_ddof,
+              r_argmin, r_argmax, r_any, r_all]
+
+
+def numpy_result(fn, a):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return fn(a), None
+        except ValueError as exc:
+            return None, str(exc)
+
+
+@pytest.mark.parametrize("fn", REDUCTIONS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_reductions_of_every_dtype(fn, dtype):
+    a = sample(dtype, (3, 5))
+    if fn is r_prod and dtype.startswith("float"):
+        a = a / 4
+    want, _ = numpy_result(fn, a)
+    for x in layouts(a):
+        same(jitted(fn)(x), want)
+
+
+@pytest.mark.parametrize("name", sorted(reductions.REDUCTIONS))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_result_types_are_numpys(name, dtype):
+    a = sample(dtype, (4,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = np.asarray(getattr(np, name)(a)).dtype
+    got = reductions.result_type(reductions.REDUCTIONS[name], fl.typeof(a).dtype)
+    assert got.numpy_dtype == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=shapes(min_dims=1, max_dims=3, max_side=4), data=st.data())
+def test_reductions_over_shapes(shape, data):
+    fn = data.draw(st.sampled_from(REDUCTIONS))
+    a = sample("float64", shape, seed=len(shape))
+    for x in layouts(a):
+        want, error = numpy_result(fn, x)
+        if error is not None:
+            with pytest.raises(ValueError) as info:
+                jitted(fn)(x)
+            assert str(info.value) == error
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = jitted(fn)(x)
+        same(got, want)
+
+
+@pytest.mark.parametrize("fn", [r_min, r_max, r_argmin, r_argmax, r_sum, r_mean],
+                         ids=lambda f: f.__name__)
+def test_nan(fn):
+    a = np.array([1.0, np.nan, 3.0, np.nan, -2.0])
+    same(jitted(fn)(a), fn(a))
+    b = np.array([np.inf, -np.inf, 0.0])
+    same(jitted(fn)(b), fn(b))
+
+
+def fused_dot(a, b):
+    return np.sum(a * b)
+
+
+def fused_norm(x):
+    return np.sqrt(np.sum(x * x))
+
+
+def fused_count(x, lo):
+    return np.sum(x > lo)
+
+
+def fused_any(x):
+    return np.any(np.isnan(x))
+
+
+def test_reductions_of_expressions():
+    a = sample("float64", (50,))
+    b = sample("float64", (50,), seed=3)
+    same(jitted(fused_dot)(a, b), np.sum(a * b))
+    same(jitted(fused_norm)(a), np.sqrt(np.sum(a * a)))
+    assert jitted(fused_count)(a, 0.5) == np.sum(a > 0.5)
+    a[7] = np.nan
+    assert jitted(fused_any)(a) == np.any(np.isnan(a))
+
+
+def sum_scalar(x):
+    return np.sum(x)
+
+
+def test_scalar_operands():
+    same(jitted(sum_scalar)(3.5), np.sum(3.5))
+    same(jitted(sum_scalar)(7), np.sum(7))
+
+
+def test_empty_operands_raise_numpys_errors():
+    empty = np.zeros(0)
+    for fn in (r_min, r_max, r_argmin, r_argmax):
+        _, error = numpy_result(fn, empty)
+        with pytest.raises(ValueError) as info:
+            jitted(fn)(empty)
+        assert str(info.value) == error
+    assert jitted(r_sum)(empty) == 0.0
+    assert jitted(r_prod)(empty) == 1.0
+    assert np.isnan(jitted(r_mean)(empty))
+    assert jitted(r_any)(empty) is False or jitted(r_any)(empty) == np.False_
+    assert bool(jitted(r_all)(empty)) is True
+
+
+def by_axis(a):
+    return np.sum(a, axis=0)
+
+
+def keep(a):
+    return a.max(keepdims=True)
+
+
+def test_axis_reductions_are_a_clear_error_for_now():
+    with pytest.raises(fl.CompileError, match="over an axis makes a new array"):
+        jitted(by_axis)(np.zeros((2, 2)))
+    with pytest.raises(fl.CompileError, match="keepdims=True"):
+        jitted(keep)(np.zeros((2, 2)))
