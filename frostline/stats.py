@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import sys
 import threading
 from collections import Counter
@@ -15,6 +16,11 @@ _counters: Counter[str] = Counter(
      "background_started": 0, "background_finished": 0, "background_failed": 0,
      "background_cancelled": 0, "python_calls": 0, "fallbacks_run": 0, "fallbacks_whole": 0,
      "fallbacks_per_function": 0})
+
+
+#: Native allocations of compiled code, which every loaded library counts into (atomically,
+#: from any thread): live blocks, live bytes, blocks ever allocated (``backends.llvm.memory``).
+NATIVE = (ctypes.c_int64 * 3)()
 
 
 def bump(name: str, by: int = 1) -> None:
@@ -35,7 +41,13 @@ def stats() -> dict[str, int]:
     ``python_calls``: calls answered by the Python function while native code was
     not ready;
     ``fallbacks_run``, ``_whole``, ``_per_function``: fallbacks taken from each
-    granularity (execution modes with ``FALLBACK``; see docs/modes.md).
+    granularity (execution modes with ``FALLBACK``; see docs/modes.md);
+    ``arrays_live``, ``array_bytes_live``: arrays compiled code allocated that are still
+    alive (in a running call, or returned and held by Python), and their bytes;
+    ``arrays_allocated``: arrays compiled code has allocated in all.
     """
     with _lock:
-        return dict(_counters)
+        snapshot = dict(_counters)
+    snapshot.update(arrays_live=NATIVE[0], array_bytes_live=NATIVE[1],
+                    arrays_allocated=NATIVE[2])
+    return snapshot

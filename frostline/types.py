@@ -63,6 +63,12 @@ class ScalarType:
     def numpy_dtype(self) -> np.dtype:
         return np.dtype("bool" if self.kind == "b" else self.name)
 
+    @property
+    def dtype(self) -> np.dtype:
+        """The NumPy dtype, so NumPy takes a frostline type where it takes a dtype
+        (``np.zeros(3, dtype=fl.float32)`` runs as Python too)."""
+        return self.numpy_dtype
+
 
 @attrs.frozen
 class WeakType:
@@ -88,6 +94,8 @@ class ArrayType:
     layout: str = "A"
 
     def __str__(self) -> str:
+        if self.ndim == 0:
+            return f"{self.dtype.name}[()]"
         if self.layout == "C":
             dims = [":"] * (self.ndim - 1) + ["::1"]
         elif self.layout == "F":
@@ -115,6 +123,17 @@ class TupleType:
 
 
 @attrs.frozen
+class DTypeType:
+    """A dtype as a value (``a.dtype``, ``np.float32``): known when compiling, it has no
+    run-time value; a function taking one is compiled for that dtype."""
+
+    dtype: ScalarType
+
+    def __str__(self) -> str:
+        return f"dtype({self.dtype.name})"
+
+
+@attrs.frozen
 class NoneType:
     """The type of ``None``: a function that returns nothing."""
 
@@ -122,7 +141,7 @@ class NoneType:
         return "none"
 
 
-Type = ScalarType | WeakType | ArrayType | TupleType | NoneType
+Type = ScalarType | WeakType | ArrayType | TupleType | NoneType | DTypeType
 
 bool_ = ScalarType("bool", "b", 1)
 int8 = ScalarType("int8", "i", 8)
@@ -393,6 +412,11 @@ class _SignatureParser:
         if self.peek() != "[":
             return scalar  # type: ignore[return-value]
         self.i += 1
+        if self.peek() == "(":  # float64[()]: a 0-d array
+            self.i += 1
+            self.expect(")")
+            self.expect("]")
+            return ArrayType(scalar, 0, "C")  # type: ignore[arg-type]
         unit: list[int | None] = []
         while True:
             if self.peek() == ":":

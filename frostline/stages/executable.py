@@ -53,6 +53,11 @@ class EntryABI:
         return f"{self.symbol}.bound"
 
     @property
+    def runtime_symbol(self) -> str:
+        """The runtime record the loader fills (``backends/llvm/memory.py``)."""
+        return f"{self.symbol}.runtime"
+
+    @property
     def guard_symbol(self) -> str:
         """The dispatch guard (see ``wrapper.emit_guard``), present when ``guarded``."""
         return f"{self.symbol}.guard"

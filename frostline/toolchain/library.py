@@ -10,7 +10,7 @@ from __future__ import annotations
 import attrs
 
 from frostline import types as t
-from frostline.toolchain import reductions, ufuncs
+from frostline.toolchain import creation, reductions, ufuncs
 
 
 @attrs.frozen
@@ -111,6 +111,7 @@ ARRAY_FUNCTIONS = ("numpy.where", "numpy.clip", "numpy.transpose")
 #: (``reductions``).
 ARRAY_NAMES: tuple[str, ...] = (
     *ARRAY_FUNCTIONS,
+    *creation.CREATIONS,
     *(f"numpy.{n}" for n in (*ufuncs.UFUNCS, *ufuncs.ALIASES)),
     *(f"numpy.{n}" for n in (*reductions.REDUCTIONS, *reductions.ALIASES)),
 )

@@ -450,10 +450,11 @@ def test_a_bound_call_does_not_pickle(axpy_exe, pickler):
         pickler.dumps(bound)
 
 
-def test_the_packed_layout_is_one_word_a_scalar_and_one_plus_two_per_dimension():
+def test_the_packed_layout_is_one_word_a_scalar_and_two_plus_two_per_dimension():
+    # An array: its data pointer, shape, strides and owner (none for an argument).
     arg_types = parse_signature("int8, float64[:, :], bool, float32[::1], uint64").args
-    assert packed_offsets(arg_types) == ((0, 1, 6, 7, 10), 11)
-    assert struct.calcsize("".join(packed_field(ty) for ty in arg_types)) == 11 * 8
+    assert packed_offsets(arg_types) == ((0, 1, 7, 8, 12), 13)
+    assert struct.calcsize("".join(packed_field(ty) for ty in arg_types)) == 13 * 8
 
 
 def test_python_reads_buffers_where_the_ir_reads_them():

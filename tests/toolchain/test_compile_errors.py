@@ -116,10 +116,10 @@ def k(x):
 def k(x):
     return WORD  # error: WORD
 """, "float64", "refers to a str"),
-    ("array-arithmetic", """
+    ("array-matmul", """
 def k(x, y):
-    return x + y  # error: x + y
-""", "float64[:], float64[:]", "kernels cannot allocate arrays yet"),
+    return x @ y  # error: x @ y
+""", "float64[:], float64[:]", "matrix products"),
     ("float-bitwise", """
 def k(x):
     return x & 1  # error: x & 1
@@ -170,10 +170,10 @@ def k(x):
     if x > 0:
         return 1.0
 """, "float64", "can reach its end, where Python returns None"),
-    ("return-array", """
+    ("return-dtype", """
 def k(x):
-    return x
-""", "float64[:]", "returning arrays is not supported"),
+    return x.dtype
+""", "float64[:]", "returns a dtype, which Python code cannot receive"),
     ("bare-raise", """
 def k(x):
     raise  # error: raise
@@ -215,8 +215,8 @@ def k(x):
 """, "float64", "module math, not a value"),
     ("array-attribute", """
 def k(x):
-    return x.dtype  # error: x.dtype
-""", "float64[:]", "arrays have no attribute 'dtype'"),
+    return x.flags  # error: x.flags
+""", "float64[:]", "arrays have no attribute 'flags'"),
     ("tuple-variable-index", """
 def k(x, i):
     t = (x, i)

@@ -51,10 +51,11 @@ def lower(typed: TypedProgram, spec: TargetSpec | None = None) -> CompilableProg
     )
 
     spec = spec or host_target()
-    module, errors = lower_program(typed, spec.triple, target.data_layout(spec))
+    symbol = f"frostline.entry.{typed.closure.fingerprint[:16]}"
+    module, errors, runtime = lower_program(typed, spec.triple, target.data_layout(spec),
+                                            f"{symbol}.runtime")
     entry = typed.entry
     entry_ast = typed.closure.program.entry_function
-    symbol = f"frostline.entry.{typed.closure.fingerprint[:16]}"
     written = tuple(p in entry.written_params for p in entry_ast.params)
     kernel = module.globals[entry.symbol]
     # Called by the entry and by the bound call: one copy, not one inlined into each
@@ -62,14 +63,15 @@ def lower(typed: TypedProgram, spec: TargetSpec | None = None) -> CompilableProg
     kernel.attributes.add("noinline")
     release_gil = may_run_long(typed)
     fastcall = EntryEmitter(module, kernel, symbol, entry.arg_types, entry.return_type,
-                            written, release_gil).emit()
+                            written, release_gil, runtime).emit()
     abi = EntryABI(
         function_name=entry_ast.name, symbol=symbol, param_names=entry_ast.params,
         arg_types=entry.arg_types, return_type=entry.return_type,
         written_params=entry.written_params, errors=tuple(errors),
         guarded=guardable(entry.arg_types), qualified_name=typed.closure.program.entry)
+    assert abi.runtime_symbol == runtime.symbol
     emit_bound(module, abi.bound_symbol, kernel, entry.arg_types, entry.return_type,
-               release_gil)
+               release_gil, runtime)
     emit_vectorcall(module, fastcall, abi.vectorcall_symbol)
     if abi.guarded:
         dtype_nums = tuple(a.dtype.numpy_dtype.num if isinstance(a, ArrayType) else 0

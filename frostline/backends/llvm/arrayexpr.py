@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from frostline import types as t
-from frostline.backends.llvm import arith, ufuncs
+from frostline.backends.llvm import arith, memory, ufuncs
 from frostline.backends.llvm import irtypes as lt
 from frostline.backends.llvm.library import SPECIAL
 from frostline.backends.llvm.views import Parts
@@ -102,7 +102,7 @@ class ArrayExpressionLowering:
         ty = self.type_of(node)
         if not isinstance(ty, t.ArrayType):
             return Scalar(self.expr(node), ty)
-        if not elementwise(node, self.typed.expr_type_map):
+        if not elementwise(node, self.typed.expr_type_map, self.fn):
             return Leaf(self.parts(self.expr(node), ty), ty)
         if isinstance(node, ast.BinOp):
             return self.ufunc_tree(node, ufunc_table.BINARY_OPERATORS[type(node.op)],
@@ -381,23 +381,38 @@ class ArrayExpressionLowering:
         return same
 
     def scratch(self: FunctionLowerer, like: Leaf) -> Leaf:
-        """A C-contiguous buffer of the target's shape and type, from malloc."""
-        b = self.builder
-        size = ir.Constant(lt.i64, like.ty.dtype.itemsize)
-        strides: list[ir.Value] = [size] * like.ndim
-        total: ir.Value = size
-        for k in range(like.ndim - 1, -1, -1):
-            strides[k] = total
-            total = b.mul(total, like.shape[k])
-        malloc = self.extern("malloc", lt.i8p, [lt.i64])
-        data = b.call(malloc, [b.select(b.icmp_unsigned("==", total, ir.Constant(lt.i64, 0)),
-                                        size, total)])
-        self.raise_if(b.icmp_unsigned("==", data, ir.Constant(lt.i8p, None)), "MemoryError",
-                      "out of memory for a temporary array")
-        return Leaf(Parts(data, list(like.shape), strides), like.ty.with_layout("A"))
+        """A C-contiguous buffer of the target's shape and type (``new_block``)."""
+        parts = self.new_block(like.ty.dtype, like.shape, zeroed=False)
+        return Leaf(parts, like.ty.with_layout("A"))
 
     def free_scratch(self: FunctionLowerer, leaf: Leaf) -> None:
-        self.builder.call(self.extern("free", lt.void, [lt.i8p]), [leaf.parts.data])
+        self.builder.call(self.mod.runtime.decref(), [leaf.parts.owner])
+
+    def new_block(self: FunctionLowerer, dtype: t.ScalarType, shape: list[ir.Value],
+                  zeroed: bool) -> Parts:
+        """A new C-contiguous array's memory (``memory``), one reference held by the
+        caller; MemoryError when there is none, ValueError for a negative extent."""
+        b = self.builder
+        size = ir.Constant(lt.i64, dtype.itemsize)
+        strides: list[ir.Value] = [size] * len(shape)
+        total: ir.Value = size
+        negative: ir.Value = ir.Constant(lt.i1, 0)
+        overflow: ir.Value = ir.Constant(lt.i1, 0)
+        mul = self.extern("llvm.umul.with.overflow.i64",
+                          ir.LiteralStructType([lt.i64, lt.i1]), [lt.i64, lt.i64])
+        for k in range(len(shape) - 1, -1, -1):
+            strides[k] = total
+            negative = b.or_(negative, b.icmp_signed("<", shape[k], ir.Constant(lt.i64, 0)))
+            product = b.call(mul, [total, shape[k]])
+            overflow = b.or_(overflow, b.extract_value(product, 1))
+            total = b.extract_value(product, 0)
+        self.raise_if(negative, "ValueError", "negative dimensions are not allowed")
+        block = b.call(self.mod.runtime.alloc(), [b.select(overflow, ir.Constant(
+            lt.i64, -1), total), ir.Constant(lt.i1, int(zeroed))])
+        self.raise_if(b.icmp_unsigned("==", block, ir.Constant(lt.i8p, None)), "MemoryError",
+                      "Unable to allocate memory for an array")
+        data = b.gep(block, [ir.Constant(lt.i64, memory.HEADER)])
+        return Parts(data, list(shape), strides, block)
 
     # --- statements -------------------------------------------------------------------
 

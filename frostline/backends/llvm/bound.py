@@ -66,9 +66,9 @@ def integer_range(ty: t.ScalarType) -> tuple[int, int]:
 
 def packed_field(ty: t.Type) -> str:
     """The ``struct`` format (native) of one argument in the packed form: a scalar in the
-    first bytes of a word, an array its data pointer, shape and strides."""
+    first bytes of a word, an array its data pointer, shape, strides and owner (none)."""
     if isinstance(ty, t.ArrayType):
-        return "P" + "q" * (2 * ty.ndim)
+        return "P" + "q" * (2 * ty.ndim) + "P"
     assert isinstance(ty, t.ScalarType)
     if ty.is_bool:
         code = "?"
@@ -161,7 +161,7 @@ def _buffer_values(value: object, ty: t.ArrayType, written: bool) -> tuple[objec
         if (view.ndim != ty.ndim or view.itemsize != ty.dtype.itemsize or len(fmt) != 1
                 or fmt[0] not in buffer_formats(ty.dtype)):
             raise TypeError(f"not a buffer of {ty}")
-        return (view.buf or 0, *view.shape[:ty.ndim], *view.strides[:ty.ndim])
+        return (view.buf or 0, *view.shape[:ty.ndim], *view.strides[:ty.ndim], 0)
     finally:
         _release_buffer(view)
 

@@ -89,6 +89,6 @@ class CallLowering:
         ok = self.func.append_basic_block("call.ok")
         self.builder.cbranch(failed, fail, ok)
         with self.builder.goto_block(fail):
-            self.builder.ret(status)
+            self.leave(status)
         self.builder.position_at_end(ok)
-        return self.builder.load(out)
+        return self.temporary(self.builder.load(out), ret_ty)  # arrays in it are new

@@ -20,7 +20,10 @@ from frostline.backends.llvm import irtypes as lt
 from frostline.backends.llvm.arrayexpr import ArrayExpressionLowering, Leaf, Scalar
 from frostline.backends.llvm.arrays import ArrayLowering
 from frostline.backends.llvm.calls import CallLowering
+from frostline.backends.llvm.creation import CreationLowering
 from frostline.backends.llvm.loops import Loop, LoopLowering
+from frostline.backends.llvm.memory import Runtime, runtime_record
+from frostline.backends.llvm.ownership import OwnershipLowering, holds_arrays, manages_memory
 from frostline.backends.llvm.reductions import ReductionLowering
 from frostline.backends.llvm.views import ViewLowering
 from frostline.errors import CompileError
@@ -38,7 +41,8 @@ _NOT_FOLDED = object()
 class ModuleLowerer:
     """Owns the LLVM module: functions, externs, helpers, constants and the error table."""
 
-    def __init__(self, typed: TypedProgram, name: str, triple: str = "", data_layout: str = ""):
+    def __init__(self, typed: TypedProgram, name: str, triple: str = "", data_layout: str = "",
+                 runtime_symbol: str = "frostline.runtime"):
         self.typed = typed
         self.options = typed.closure.program.options
         self.module = ir.Module(name=name)
@@ -47,6 +51,8 @@ class ModuleLowerer:
         if data_layout:
             self.module.data_layout = data_layout
         self.errors: list[RaisedError] = []
+        self.runtime = Runtime(self.module, runtime_symbol)
+        runtime_record(self.module, runtime_symbol)
         self.externs: dict[str, ir.Function] = {}
         self.helpers: dict[tuple[str, str], ir.Function] = {}
         self.arrays: dict[str, ir.GlobalVariable] = {}
@@ -72,7 +78,7 @@ class ModuleLowerer:
         return self.errors.index(entry) + 1
 
     def extern(self, name: str, ret: ir.Type, args: list[ir.Type]) -> ir.Function:
-        fn = self.externs.get(name)
+        fn = self.externs.get(name) or self.module.globals.get(name)
         if fn is None:
             fn = ir.Function(self.module, ir.FunctionType(ret, args), name=name)
             self.externs[name] = fn
@@ -130,7 +136,8 @@ class ModuleLowerer:
             strides[k] = strides[k + 1] * shape[k + 1]
         dims = ir.ArrayType(lt.i64, len(shape))
         return ir.Constant(lt.array(ty), [ptr, ir.Constant(dims, shape),
-                                          ir.Constant(dims, strides)])
+                                          ir.Constant(dims, strides),
+                                          ir.Constant(lt.i8p, None)])
 
 
 def recursive_symbols(typed: TypedProgram) -> frozenset[str]:
@@ -153,7 +160,7 @@ def recursive_symbols(typed: TypedProgram) -> frozenset[str]:
 
 
 class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, ReductionLowering,
-                      CallLowering, LoopLowering):
+                      CreationLowering, CallLowering, LoopLowering, OwnershipLowering):
     """Emits one typed function instance: statements and scalar expressions here; array
     access, views, array expressions, reductions, calls and loops in the mixins of
     ``arrays``, ``views``, ``arrayexpr``, ``reductions``, ``calls`` and ``loops``."""
@@ -180,6 +187,11 @@ class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, Redu
         self.nonnegative = nonnegative_indices(fn, typed)
         #: What an error return must do first (free a temporary buffer), innermost last.
         self.cleanups: list[Callable[[], None]] = []
+        #: Reference counting (``ownership``): whether this function does it, the slots
+        #: of its temporaries, and those of the statement being lowered.
+        self.managed = manages_memory(fn.tree, typed, mod.typed)
+        self.temporaries: list[ir.AllocaInstr] = []
+        self.pending: list[ir.AllocaInstr] = []
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -211,9 +223,7 @@ class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, Redu
         unlikely = self.builder.call(expect, [cond, ir.Constant(lt.i1, 0)])
         self.builder.cbranch(unlikely, fail, ok)
         with self.builder.goto_block(fail):
-            for cleanup in reversed(self.cleanups):
-                cleanup()
-            self.builder.ret(self.status(exc, message, module))
+            self.leave(self.status(exc, message, module))
         self.builder.position_at_end(ok)
 
     def raise_shapes(self, cond: ir.Value, exc: str, template: str,
@@ -234,10 +244,8 @@ class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, Redu
             ctx = b.bitcast(self.stack_base, lt.i64.as_pointer())
             for k, word in enumerate(words):
                 b.store(word, b.gep(ctx, [ir.Constant(lt.i64, 1 + k)]))
-            for cleanup in reversed(self.cleanups):
-                cleanup()
             number = self.mod.error_number("builtins", exc, template, "shapes")
-            b.ret(ir.Constant(lt.i32, number))
+            self.leave(ir.Constant(lt.i32, number))
         b.position_at_end(ok)
 
     def terminated(self) -> bool:
@@ -251,19 +259,24 @@ class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, Redu
     def lower(self) -> None:
         body = self.builder.block
         out, self.stack_base, *args = self.func.args
-        if self.typed.symbol in self.mod.recursive:
-            self.check_stack_depth()
         for name, ty, arg in zip(self.fn.params, self.typed.arg_types, args, strict=True):
             slot = self.alloca(lt.value(self.types[name]), name)
-            self.builder.store(arith.cast(self, arg, ty, self.types[name]), slot)
+            value = arith.cast(self, arg, ty, self.types[name])
+            self.builder.store(value, slot)
+            if self.managed:
+                self.retain(value, self.types[name])  # the caller's reference is borrowed
             self.vars[name] = slot
         for name, ty in self.typed.locals:
             if name in self.vars:
                 continue
             self.vars[name] = self.alloca(lt.value(ty), name)
+            if self.managed and holds_arrays(ty):  # nothing to release until assigned
+                self.alloca_builder.store(ir.Constant(lt.value(ty), None), self.vars[name])
             flag = self.alloca(lt.i1, f"{name}.set")
             self.builder.store(ir.Constant(lt.i1, 0), flag)
             self.flags[name] = flag
+        if self.typed.symbol in self.mod.recursive:
+            self.check_stack_depth()
         self.block(self.fn.tree.body)
         self.alloca_builder.branch(body)
         returns_none = isinstance(self.typed.return_type, t.NoneType)
@@ -271,7 +284,7 @@ class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, Redu
             if not block.is_terminated:
                 self.builder.position_at_end(block)
                 if returns_none:
-                    self.builder.ret(ir.Constant(lt.i32, 0))
+                    self.leave(ir.Constant(lt.i32, 0))
                 else:
                     self.builder.unreachable()
 
@@ -302,6 +315,7 @@ class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, Redu
             if self.terminated():
                 self.continue_in_dead_block()
             getattr(self, f"stmt_{type(stmt).__name__}")(stmt)
+            self.end_statement()
 
     def stmt_Pass(self, node: ast.Pass) -> None:
         pass
@@ -313,8 +327,11 @@ class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, Redu
 
     def stmt_Assign(self, node: ast.Assign) -> None:
         vty = self.type_of(node.value)
-        computed = elementwise(node.value, self.typed.expr_type_map)
-        value = None if computed else self.expr(node.value)
+        # An array expression stored only through views is computed into them (fused);
+        # stored into a variable too, it becomes an array first.
+        fused = elementwise(node.value, self.typed.expr_type_map, self.fn) and all(
+            self.is_view(target) for target in node.targets)
+        value = None if fused else self.expr(node.value)
         tree = None
         for target in node.targets:
             if self.is_view(target):
@@ -364,7 +381,8 @@ class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, Redu
     def store(self, target: ast.expr, value: ir.Value, vty: t.Type) -> None:
         if isinstance(target, ast.Name):
             name = target.id
-            self.builder.store(arith.cast(self, value, vty, self.types[name]), self.vars[name])
+            self.assign_owned(self.vars[name], arith.cast(self, value, vty, self.types[name]),
+                              self.types[name])
             if name in self.flags:
                 self.builder.store(ir.Constant(lt.i1, 1), self.flags[name])
             self.assigned.add(name)
@@ -381,6 +399,7 @@ class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, Redu
 
     def stmt_If(self, node: ast.If) -> None:
         cond = self.condition(node.test)
+        self.end_statement()  # the test's temporaries
         then = self.func.append_basic_block("if.then")
         other = self.func.append_basic_block("if.else")
         merge = self.func.append_basic_block("if.end")
@@ -414,8 +433,9 @@ class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, Redu
         ret_ty = self.typed.return_type
         if node.value is not None and not isinstance(ret_ty, t.NoneType):
             value = arith.cast(self, self.expr(node.value), self.type_of(node.value), ret_ty)
+            self.retain(value, ret_ty)  # the caller's reference
             self.builder.store(value, self.func.args[0])
-        self.builder.ret(ir.Constant(lt.i32, 0))
+        self.leave(ir.Constant(lt.i32, 0))
 
     def exception_of(self, exc: ast.expr) -> tuple[str, str, str]:
         func = exc.func if isinstance(exc, ast.Call) else exc
@@ -427,7 +447,7 @@ class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, Redu
 
     def stmt_Raise(self, node: ast.Raise) -> None:
         module, qualname, message = self.exception_of(node.exc)  # type: ignore[arg-type]
-        self.builder.ret(self.status(qualname, message, module))
+        self.leave(self.status(qualname, message, module))
 
     def stmt_Assert(self, node: ast.Assert) -> None:
         cond = self.condition(node.test)
@@ -440,6 +460,11 @@ class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, Redu
         return arith.truth(self, self.expr(node), self.type_of(node))
 
     def expr(self, node: ast.expr) -> ir.Value:
+        ty = self.typed.expr_type_map.get(node_key(node))
+        if isinstance(ty, t.DTypeType):
+            return ir.Constant(lt.i8, 0)  # known when compiling: nothing to compute
+        if isinstance(ty, t.ArrayType) and elementwise(node, self.typed.expr_type_map, self.fn):
+            return self.materialise(node)
         if type(node) in (ast.BinOp, ast.UnaryOp):
             folded = self.typed.constant_map.get(node_key(node), _NOT_FOLDED)
             if folded is not _NOT_FOLDED:  # a constant expression, evaluated exactly
@@ -580,10 +605,12 @@ class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, Redu
             out = self.builder.insert_value(out, value, i)
         return out
 
-def lower_program(typed: TypedProgram, triple: str = "", data_layout: str = ""
-                  ) -> tuple[ir.Module, list[RaisedError]]:
-    """Lower every instance of a typed program into one LLVM module."""
-    mod = ModuleLowerer(typed, typed.entry.symbol, triple, data_layout)
+def lower_program(typed: TypedProgram, triple: str = "", data_layout: str = "",
+                  runtime_symbol: str = "frostline.runtime"
+                  ) -> tuple[ir.Module, list[RaisedError], Runtime]:
+    """Lower every instance of a typed program into one LLVM module, with its runtime
+    record exported as ``runtime_symbol``."""
+    mod = ModuleLowerer(typed, typed.entry.symbol, triple, data_layout, runtime_symbol)
     with room_for(typed.closure.program.functions):
         module = mod.lower()
-    return module, mod.errors
+    return module, mod.errors, mod.runtime

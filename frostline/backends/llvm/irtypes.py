@@ -31,10 +31,15 @@ def memory(ty: t.ScalarType) -> ir.Type:
     return i8 if ty.kind == "b" else scalar(ty)
 
 
+#: The owner field of an array struct: the memory block holding the data (``memory``),
+#: null for memory the array does not own (arguments, constants).
+OWNER = 3
+
+
 def array(ty: t.ArrayType) -> ir.LiteralStructType:
-    """``{T* data, [n x i64] shape, [n x i64] strides}``; strides are in bytes."""
+    """``{T* data, [n x i64] shape, [n x i64] strides, i8* owner}``; strides are in bytes."""
     dims = ir.ArrayType(i64, ty.ndim)
-    return ir.LiteralStructType([memory(ty.dtype).as_pointer(), dims, dims])
+    return ir.LiteralStructType([memory(ty.dtype).as_pointer(), dims, dims, i8p])
 
 
 def value(ty: t.Type) -> ir.Type:
@@ -45,7 +50,7 @@ def value(ty: t.Type) -> ir.Type:
         return array(ty)
     if isinstance(ty, t.TupleType):
         return ir.LiteralStructType([value(i) for i in ty.items])
-    return i8  # None: a placeholder byte, never read
+    return i8  # None or a dtype: a placeholder byte, never read
 
 
 def function(return_type: t.Type, arg_types: tuple[t.Type, ...]) -> ir.FunctionType:

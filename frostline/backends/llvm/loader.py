@@ -48,6 +48,7 @@ from frostline.backends.llvm.bound import Binder
 from frostline.backends.llvm.hostinfo import host_target
 from frostline.errors import IncompatibleTargetError, exception_class
 from frostline.stages.executable import EntryABI, Executable, ObjectCode
+from frostline.stats import NATIVE
 
 __all__ = ["IncompatibleTargetError", "check_target", "load"]
 
@@ -222,17 +223,37 @@ def _load_with_orc(code: ObjectCode) -> OrcLibrary:
     abi = code.abi
     builder = (llvm.JITLibraryBuilder().add_object_img(code.data).add_current_process()
                .export_symbol(abi.symbol).export_symbol(abi.vectorcall_symbol)
-               .export_symbol(abi.bound_symbol))
+               .export_symbol(abi.bound_symbol).export_symbol(abi.runtime_symbol))
     if abi.guarded:
         builder = builder.export_symbol(abi.guard_symbol)
     # Names must be unique per LLJIT, and one released cannot be used again.
     return OrcLibrary(builder.link(_session.jit, f"frostline.{next(_orc_names)}"), _session)
 
 
+def _fill_runtime(library: LoadedLibrary, abi: EntryABI) -> None:
+    """Point the library's runtime record (``memory``) at this process's allocation
+    counters and NumPy's C API table."""
+    record = (ctypes.c_void_p * 2).from_address(library.address(abi.runtime_symbol))
+    record[0] = ctypes.addressof(NATIVE)
+    record[1] = _numpy_api()
+
+
+@functools.cache
+def _numpy_api() -> int:
+    """The address of NumPy's C API table (what ``import_array()`` reads in C)."""
+    from numpy._core import _multiarray_umath
+
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.restype = ctypes.c_void_p
+    get.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    return get(_multiarray_umath._ARRAY_API, None)  # type: ignore[no-any-return]
+
+
 def _executable(code: ObjectCode, library: LoadedLibrary) -> Executable:
     """The Executable for code loaded as ``library``."""
     abi = code.abi
     address = library.address
+    _fill_runtime(library, abi)
     entry, vectorcall = address(abi.symbol), address(abi.vectorcall_symbol)
     guard = address(abi.guard_symbol) if abi.guarded else 0
     native, owner = make_builtin(entry, abi, keepalive=library)
@@ -282,6 +303,7 @@ def _shapes_message(template: str, context: int) -> str:
     a count, then each shape as its rank and extents."""
     words = (ctypes.c_int64 * callcontext.CONTEXT_WORDS).from_address(context)[1:]
     shapes: list[str] = []
+    extents: list[list[int]] = []
     at = 1
     for _ in range(min(words[0], len(words))):
         if at >= len(words):
@@ -289,8 +311,10 @@ def _shapes_message(template: str, context: int) -> str:
         rank = words[at]
         dims = words[at + 1:at + 1 + rank]
         at += 1 + rank
+        extents.append(list(dims))
         shapes.append("(" + ",".join(map(str, dims)) + ("," if rank == 1 else "") + ")")
-    return template.format(*shapes, all=" ".join(shapes))
+    firsts = {f"n{k}": dims[0] if dims else "" for k, dims in enumerate(extents)}
+    return template.format(*shapes, all=" ".join(shapes), **firsts)
 
 
 class ArgumentReporter:

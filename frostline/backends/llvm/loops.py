@@ -44,6 +44,7 @@ class LoopLowering:
         self.builder.branch(head)
         self.builder.position_at_end(head)
         cond = self.condition(node.test)
+        self.end_statement()  # the test's temporaries, each time it runs
         self.builder.cbranch(cond, body, orelse)
         loop = Loop(head, end)
         self.loop_body(node.body, body, loop, head)
@@ -65,6 +66,7 @@ class LoopLowering:
         call = node.iter
         assert isinstance(call, ast.Call)
         args = [arith.cast(self, self.expr(a), self.type_of(a), t.int64) for a in call.args]
+        self.end_statement()  # the range's temporaries
         zero, one = ir.Constant(lt.i64, 0), ir.Constant(lt.i64, 1)
         start, stop, step = (zero, args[0], one) if len(args) == 1 else (
             (args[0], args[1], one) if len(args) == 2 else tuple(args))
@@ -74,7 +76,7 @@ class LoopLowering:
             self.raise_if(b.icmp_signed("==", step, zero), "ValueError",
                           "range() arg 3 must not be zero")
         elif known_step == 0:  # raises when the loop is reached, as in Python
-            b.ret(self.status("ValueError", "range() arg 3 must not be zero"))
+            self.leave(self.status("ValueError", "range() arg 3 must not be zero"))
             self.continue_in_dead_block()
             return
         unit = known_step in (1, -1)

@@ -22,7 +22,7 @@ from frostline.backends.llvm import irtypes as lt
 from frostline.backends.llvm.arrayexpr import elem_type, leaves
 from frostline.backends.llvm.library import SPECIAL
 from frostline.stages.ast import BuiltinRef
-from frostline.toolchain import reductions
+from frostline.toolchain import creation, reductions
 from frostline.toolchain import ufuncs as ufunc_table
 from frostline.toolchain.typing.rules import dotted_name
 
@@ -54,6 +54,8 @@ class ReductionLowering:
         ref = self.fn.lookup(dotted_name(node.func) or "")
         if isinstance(ref, BuiltinRef):
             name = ref.name
+            if name in creation.CREATIONS:
+                return self.create(node, name)
             reduction = reductions.reduction_of(name)
             if reduction is not None:
                 return self.reduce(node, reduction, node.args[0])

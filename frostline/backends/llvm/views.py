@@ -24,13 +24,15 @@ if TYPE_CHECKING:
 
 
 class Parts:
-    """An array taken apart: a byte pointer to its first element, its extents and its
-    byte strides (as IR values)."""
+    """An array taken apart: a byte pointer to its first element, its extents, its byte
+    strides and its owner (as IR values)."""
 
-    def __init__(self, data: ir.Value, shape: list[ir.Value], strides: list[ir.Value]):
+    def __init__(self, data: ir.Value, shape: list[ir.Value], strides: list[ir.Value],
+                 owner: ir.Value | None = None):
         self.data = data
         self.shape = shape
         self.strides = strides
+        self.owner = ir.Constant(lt.i8p, None) if owner is None else owner
 
 
 class ViewLowering:
@@ -40,7 +42,7 @@ class ViewLowering:
         b = self.builder
         return Parts(b.bitcast(b.extract_value(arr, 0), lt.i8p),
                      [b.extract_value(arr, [1, k]) for k in range(aty.ndim)],
-                     self.strides(arr, aty))
+                     self.strides(arr, aty), b.extract_value(arr, lt.OWNER))
 
     def assemble(self: FunctionLowerer, vty: t.ArrayType, parts: Parts) -> ir.Value:
         b = self.builder
@@ -49,7 +51,7 @@ class ViewLowering:
         for k in range(vty.ndim):
             out = b.insert_value(out, parts.shape[k], [1, k])
             out = b.insert_value(out, parts.strides[k], [2, k])
-        return out
+        return b.insert_value(out, parts.owner, lt.OWNER)
 
     def index_kind(self: FunctionLowerer, index: ast.expr) -> str:
         if isinstance(index, ast.Constant) and index.value is Ellipsis:
@@ -90,7 +92,8 @@ class ViewLowering:
             shape.append(length)
             strides.append(stride if step is None else b.mul(stride, step))
         data = b.gep(src.data, [offset])
-        return self.assemble(self.type_of(node), Parts(data, shape, strides))  # type: ignore
+        return self.assemble(self.type_of(node), Parts(data, shape, strides,  # type: ignore
+                                                       src.owner))
 
     def checked_index(self: FunctionLowerer, node: ast.expr, extent: ir.Value,
                       axis: int) -> ir.Value:
@@ -132,7 +135,7 @@ class ViewLowering:
         step = None if known == 1 else (ir.Constant(lt.i64, known) if known is not None
                                         else bound(node.step))
         if known == 0:
-            self.builder.ret(self.status("ValueError", "slice step cannot be zero"))
+            self.leave(self.status("ValueError", "slice step cannot be zero"))
             self.continue_in_dead_block()
             return zero, zero, one
         if known is None:
@@ -184,4 +187,4 @@ class ViewLowering:
         order = [k % aty.ndim for k in order]  # type: ignore[operator]
         vty = self.type_of(node)
         return self.assemble(vty, Parts(src.data, [src.shape[k] for k in order],  # type: ignore
-                                        [src.strides[k] for k in order]))
+                                        [src.strides[k] for k in order], src.owner))

@@ -33,6 +33,8 @@ from frostline.backends.llvm.bound import (
     integer_range,
     packed_offsets,
 )
+from frostline.backends.llvm.boxing import box_array
+from frostline.backends.llvm.memory import Runtime
 
 PyObject = lt.i8p
 #: Py_buffer from CPython's object.h (stable layout on 64-bit CPython 3.11+;
@@ -70,6 +72,9 @@ _API: dict[str, tuple[ir.Type, list[ir.Type]]] = {
     "PyObject_Vectorcall": (PyObject, [PyObject, PyObject.as_pointer(), lt.i64, PyObject]),
     "PyLong_FromLong": (PyObject, [lt.i64]),
     "Py_IncRef": (lt.void, [PyObject]),
+    "PyCapsule_New": (PyObject, [lt.i8p, lt.i8p, ir.FunctionType(lt.void, [PyObject])
+                                 .as_pointer()]),
+    "PyCapsule_SetContext": (lt.i32, [PyObject, lt.i8p]),
     "Py_DecRef": (lt.void, [PyObject]),
 }
 
@@ -103,8 +108,14 @@ class CallEmitter:
     ``slow`` is the block the function takes when its arguments do not convert.
     """
 
-    def __init__(self, module: ir.Module, fnty: ir.FunctionType, symbol: str):
+    def __init__(self, module: ir.Module, fnty: ir.FunctionType, symbol: str,
+                 runtime: Runtime):
         self.module = module
+        self.runtime = runtime
+        #: The array arguments: their objects, unboxed values and types (``boxing``).
+        self.array_args: list[tuple[ir.Value, ir.Value, t.ArrayType]] = []
+        #: What keeps the library loaded while a returned array lives (``boxing``).
+        self.keep: ir.Value = ir.Constant(PyObject, None)
         self.func = ir.Function(module, fnty, name=symbol)
         self.alloca_builder = ir.IRBuilder(self.func.append_basic_block("allocas"))
         self.body = self.func.append_basic_block("entry")
@@ -143,12 +154,10 @@ class CallEmitter:
             none = self.data_symbol("_Py_NoneStruct")
             self.call("Py_IncRef", none)
             return none
+        if isinstance(ty, t.ArrayType):
+            return box_array(self, value, ty, self.keep)
         if isinstance(ty, t.TupleType):
-            tup = self.call("PyTuple_New", ir.Constant(lt.i64, len(ty.items)))
-            for i, item in enumerate(ty.items):
-                boxed = self.box(b.extract_value(value, i), item)
-                self.call("PyTuple_SetItem", tup, ir.Constant(lt.i64, i), boxed)
-            return tup
+            return self.box_tuple(value, ty)
         assert isinstance(ty, t.ScalarType)
         if ty.is_float:
             return self.call("PyFloat_FromDouble",
@@ -160,6 +169,34 @@ class CallEmitter:
         if ty.bits < 64:
             value = b.sext(value, lt.i64) if ty.kind == "i" else b.zext(value, lt.i64)
         return self.call("PyLong_FromLongLong", value)
+
+    def box_tuple(self, value: ir.Value, ty: t.TupleType) -> ir.Value:
+        """A tuple of the boxed items; NULL if one of them cannot be made (the others are
+        released, so no returned array leaks)."""
+        b = self.builder
+        items = [self.box(b.extract_value(value, i), item) for i, item in enumerate(ty.items)]
+        null = ir.Constant(PyObject, None)
+        tup = self.call("PyTuple_New", ir.Constant(lt.i64, len(ty.items)))
+        bad = b.icmp_unsigned("==", tup, null)
+        for item in items:
+            bad = b.or_(bad, b.icmp_unsigned("==", item, null))
+        fail = self.func.append_basic_block("tuple.fail")
+        fill = self.func.append_basic_block("tuple.fill")
+        done = self.func.append_basic_block("tuple.done")
+        b.cbranch(bad, fail, fill)
+        b.position_at_end(fail)
+        for obj in [tup, *items]:
+            self.call("Py_DecRef", obj)  # Py_DecRef(NULL) does nothing
+        b.branch(done)
+        b.position_at_end(fill)
+        for i, item in enumerate(items):
+            self.call("PyTuple_SetItem", tup, ir.Constant(lt.i64, i), item)
+        b.branch(done)
+        b.position_at_end(done)
+        result = b.phi(PyObject)
+        result.add_incoming(null, fail)
+        result.add_incoming(tup, fill)
+        return result
 
     def call_kernel(self, kernel: ir.Function, return_type: t.Type, args: list[ir.Value],
                     release_gil: bool) -> tuple[ir.Value, ir.Value]:
@@ -214,15 +251,16 @@ class EntryEmitter(CallEmitter):
 
     def __init__(self, module: ir.Module, kernel: ir.Function, symbol: str,
                  arg_types: tuple[t.Type, ...], return_type: t.Type,
-                 written: tuple[bool, ...], release_gil: bool):
+                 written: tuple[bool, ...], release_gil: bool, runtime: Runtime):
         super().__init__(module, ir.FunctionType(PyObject, [PyObject, PyObject.as_pointer(),
-                                                            lt.i64]), symbol)
+                                                            lt.i64]), symbol, runtime)
         self.kernel = kernel
         self.arg_types = arg_types
         self.return_type = return_type
         self.written = written
         self.release_gil = release_gil
         self.self_obj, self.args, self.nargs = self.func.args
+        self.keep = self.self_obj
 
     def error_set(self, value: ir.Value, sentinel: ir.Constant) -> ir.Value:
         b = self.builder
@@ -343,11 +381,13 @@ class EntryEmitter(CallEmitter):
         out = ir.Constant(lt.array(ty), ir.Undefined)
         data = b.bitcast(field(_BUF_DATA), lt.memory(ty.dtype).as_pointer())
         out = b.insert_value(out, data, 0)
+        out = b.insert_value(out, ir.Constant(lt.i8p, None), lt.OWNER)  # the caller's
         shape, strides = field(_BUF_SHAPE), field(_BUF_STRIDES)
         for k in range(ty.ndim):
             at = ir.Constant(lt.i64, k)
             out = b.insert_value(out, b.load(b.gep(shape, [at])), [1, k])
             out = b.insert_value(out, b.load(b.gep(strides, [at])), [2, k])
+        self.array_args.append((obj, out, ty))
         return out
 
     def emit(self) -> ir.Function:
@@ -476,7 +516,7 @@ def emit_guard(module: ir.Module, entry: ir.Function, symbol: str,
 
 def emit_bound(module: ir.Module, symbol: str, kernel: ir.Function,
                arg_types: tuple[t.Type, ...], return_type: t.Type,
-               release_gil: bool) -> ir.Function:
+               release_gil: bool, runtime: Runtime) -> ir.Function:
     """The vectorcall function of a ``BoundCall``: the kernel on the packed arguments it
     holds (``bound.py``), its result boxed or its error raised as by the entry.
 
@@ -486,10 +526,11 @@ def emit_bound(module: ir.Module, symbol: str, kernel: ir.Function,
     it would cost every compilation about a millisecond to save about a nanosecond a call.
     """
     fnty = ir.FunctionType(PyObject, [PyObject, PyObject.as_pointer(), lt.i64, PyObject])
-    e = CallEmitter(module, fnty, symbol)
+    e = CallEmitter(module, fnty, symbol, runtime)
     e.func.attributes.add("optnone")
     e.func.attributes.add("noinline")  # which optnone requires
     callable_, args, nargsf, kwnames = e.func.args
+    e.keep = callable_  # the BoundCall holds its Executable, which holds the library
     b = e.builder
 
     load = functools.partial(load_at, b)

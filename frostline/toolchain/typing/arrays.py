@@ -17,34 +17,44 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from frostline import types as t
+from frostline.stages.ast import BuiltinRef, FunctionAST
 from frostline.stages.typed import node_key
-from frostline.toolchain import indexing, reductions, ufuncs
+from frostline.toolchain import creation, indexing, reductions, ufuncs
 from frostline.toolchain.library import LIBRARY, result_type
-from frostline.toolchain.typing.rules import UNKNOWN, MaybeType, Unknown, can_cast
+from frostline.toolchain.typing.rules import (
+    UNKNOWN,
+    MaybeType,
+    Unknown,
+    can_cast,
+    dotted_name,
+)
 
 if TYPE_CHECKING:
     from frostline.toolchain.typing.function import FunctionTyper
 
 #: The methods arrays have in kernels.
 METHODS = ("T", "transpose", *sorted(reductions.REDUCTIONS))
-_NOT_STORED = ("an array expression is computed where it is used, and kernels cannot "
-               "allocate arrays yet: store it into an existing array (out[:] = ...) or "
-               "reduce it (np.sum(...))")
 
-
-def elementwise(node: ast.AST, types: dict) -> bool:
-    """Whether ``node`` is an element-wise array expression (computed, never stored);
-    ``types`` maps node keys to types."""
+def elementwise(node: ast.AST, types: dict, fn: FunctionAST) -> bool:
+    """Whether ``node`` is an element-wise array expression (computed where it is used);
+    ``types`` maps node keys to types, ``fn`` resolves the names it calls."""
     ty = types.get(node_key(node))
     if not isinstance(ty, t.ArrayType):
         return False
     if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Compare)):
         return True
-    return isinstance(node, ast.Call) and not _is_view_call(node)
+    if not isinstance(node, ast.Call):
+        return False
+    name = dotted_name(node.func)
+    ref = fn.lookup(name) if name and name.split(".")[0] not in fn.local_names else None
+    return isinstance(ref, BuiltinRef) and (
+        ref.name in ELEMENTWISE or ufuncs.ufunc_of(ref.name) is not None
+        or ref.name in LIBRARY)
 
 
-def _is_view_call(node: ast.Call) -> bool:
-    return isinstance(node.func, ast.Attribute) and node.func.attr == "transpose"
+#: NumPy functions of arrays that compute element by element (besides ufuncs and the
+#: library's functions).
+ELEMENTWISE = ("numpy.where", "numpy.clip")
 
 
 def element_type(ty: MaybeType) -> MaybeType:
@@ -171,6 +181,8 @@ class ArrayTyping:
         """A NumPy function that takes arrays: a ufunc spelling, a reduction, ``np.where``,
         ``np.clip``, ``np.transpose``, or a library function applied element-wise."""
         short = name.replace("numpy.", "np.")
+        if name in creation.CREATIONS:
+            return self.creation_call(node, name)
         reduction = reductions.reduction_of(name)
         if reduction is not None:
             if not node.args:
@@ -315,10 +327,6 @@ class ArrayTyping:
                       "with casting rule 'same_kind'")
         return result
 
-    def not_stored(self: FunctionTyper, node: ast.AST) -> None:
-        """An element-wise expression where a stored array is needed is a CompileError."""
-        if elementwise(node, self.exprs):
-            self.fail(node, _NOT_STORED)
 
 
 def _broadcast_type(dtype: t.ScalarType, operands: list[MaybeType]) -> t.Type:

@@ -136,8 +136,6 @@ class CallTyping:
         arg_types: list[t.Type] = []
         for arg in bound:
             at = constant_type(arg.value) if isinstance(arg, Constant) else self.expr(arg)
-            if not isinstance(arg, Constant):
-                self.not_stored(arg)  # type: ignore[attr-defined]
             if isinstance(at, Unknown):
                 return UNKNOWN
             if isinstance(at, t.NoneType):

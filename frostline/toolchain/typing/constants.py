@@ -16,8 +16,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from frostline import types as t
-from frostline.stages.ast import ArrayConstant, Constant, GlobalValue, Unsupported
+from frostline.stages.ast import (
+    ArrayConstant,
+    BuiltinRef,
+    Constant,
+    GlobalValue,
+    TypeRef,
+    Unsupported,
+)
 from frostline.stages.typed import node_key
+from frostline.toolchain.library import CASTS
 from frostline.toolchain.typing.folding import TooLarge, fold
 from frostline.toolchain.typing.rules import (
     INT64_MAX,
@@ -34,6 +42,16 @@ from frostline.toolchain.typing.rules import (
 
 if TYPE_CHECKING:
     from frostline.toolchain.typing.function import FunctionTyper
+
+
+def dtype_of_global(value: GlobalValue) -> t.ScalarType | None:
+    """The dtype a global names (``np.float32``, ``fl.int8``, ``float``), else None."""
+    if isinstance(value, BuiltinRef) and value.name in CASTS:
+        return CASTS[value.name]
+    if isinstance(value, TypeRef):
+        scalar = t.as_type(value.type_name)
+        return scalar if isinstance(scalar, t.ScalarType) else None
+    return None
 
 
 class ConstantTyping:
@@ -135,4 +153,7 @@ class ConstantTyping:
             return t.ArrayType(scalar, len(value.shape), "C")
         if isinstance(value, Unsupported):
             self.unsupported(node, value)
+        dtype = dtype_of_global(value)
+        if dtype is not None:  # np.float32, fl.int8, float as a value: a dtype
+            return t.DTypeType(dtype)
         self.fail(node, f"'{dotted_name(node)}' is a {value.describe()}, not a value")

@@ -22,6 +22,7 @@ from frostline.stages.typed import node_key
 from frostline.toolchain.typing.arrays import METHODS, ArrayTyping
 from frostline.toolchain.typing.calls import CallTyping
 from frostline.toolchain.typing.constants import ConstantTyping
+from frostline.toolchain.typing.creation import CreationTyping
 from frostline.toolchain.typing.rules import (
     INT64_MIN,
     MAX_ROUNDS,
@@ -59,7 +60,7 @@ _UNSUPPORTED_EXPRESSIONS = {
     ast.Slice: "slices",
 }
 
-class FunctionTyper(CallTyping, ConstantTyping, ArrayTyping):
+class FunctionTyper(CallTyping, ConstantTyping, ArrayTyping, CreationTyping):
     """Types one function instance: locals to a fixed point, then expressions and returns."""
 
     def __init__(self, program: ProgramTyper, fn: FunctionAST, inst: _Instance):
@@ -113,12 +114,9 @@ class FunctionTyper(CallTyping, ConstantTyping, ArrayTyping):
         if not isinstance(ret, (Unknown, t.NoneType)) and _may_fall_through(self.fn.tree.body):
             self.fail(self.fn.tree, f"{self.fn.name}() returns a value on some paths but can "
                       "reach its end, where Python returns None; end it with a return")
-        if isinstance(ret, t.ArrayType):
-            self.fail(self.fn.tree, "returning arrays is not supported; write into an array "
-                      "argument instead")
-        if isinstance(ret, t.TupleType) and not all(
-                isinstance(i, t.ScalarType) for i in ret.items):
-            self.fail(self.fn.tree, "returned tuples may only hold scalars")
+        if isinstance(ret, t.DTypeType):
+            self.fail(self.fn.tree, f"{self.fn.name}() returns a dtype, which Python code "
+                      "cannot receive from a kernel; return an array or a number")
         self.inst.return_type = ret
         # Parameters appear here too when assignments widen them (n = n / 2 makes an
         # int64 parameter a float64 variable, as in Python).
@@ -158,7 +156,6 @@ class FunctionTyper(CallTyping, ConstantTyping, ArrayTyping):
         if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             return  # a docstring or a bare string: no effect
         self.expr(node.value)
-        self.not_stored(node.value)
 
     def stmt_Assign(self, node: ast.Assign) -> None:
         value = self.expr(node.value)
@@ -260,7 +257,6 @@ class FunctionTyper(CallTyping, ConstantTyping, ArrayTyping):
             self.returns.append(t.none)
             return
         value = self.expr(node.value)
-        self.not_stored(node.value)
         self.value_returns += 1
         if not isinstance(value, Unknown):  # else other returns decide it, or a later round
             self.returns.append(value)
@@ -331,7 +327,6 @@ class FunctionTyper(CallTyping, ConstantTyping, ArrayTyping):
                 return
             if isinstance(element, Unknown) or isinstance(value, Unknown):
                 return
-            self.not_stored(value_node)
             if not can_cast(value, element):
                 self.fail(value_node, f"cannot store a {value} in an array of {element}")
             if isinstance(value_node, ast.expr):
@@ -341,7 +336,6 @@ class FunctionTyper(CallTyping, ConstantTyping, ArrayTyping):
 
     def assign_name(self, target: ast.Name, value: t.Type, value_node: ast.AST) -> None:
         name = target.id
-        self.not_stored(value_node)
         if isinstance(value, t.NoneType):
             self.fail(value_node, "None cannot be assigned to a variable")
         if name in self.declared:
@@ -406,8 +400,10 @@ class FunctionTyper(CallTyping, ConstantTyping, ArrayTyping):
                 return t.int64
             if node.attr == "T":
                 return self.transposed(node, base, None)
+            if node.attr == "dtype":
+                return t.DTypeType(base.dtype)
             self.fail(node, f"arrays have no attribute '{node.attr}' in kernels (they have "
-                      "shape, ndim, size and T, and the methods "
+                      "shape, ndim, size, dtype and T, and the methods "
                       f"{', '.join(m for m in METHODS if m != 'T')})")
         self.fail(node, f"{base} has no attribute '{node.attr}' in kernels")
 
@@ -503,8 +499,6 @@ class FunctionTyper(CallTyping, ConstantTyping, ArrayTyping):
     def expr_IfExp(self, node: ast.IfExp) -> MaybeType:
         self.condition(node.test)
         a, b = self.expr(node.body), self.expr(node.orelse)
-        self.not_stored(node.body)
-        self.not_stored(node.orelse)
         if isinstance(a, Unknown):
             return b
         if isinstance(b, Unknown):
@@ -519,8 +513,6 @@ class FunctionTyper(CallTyping, ConstantTyping, ArrayTyping):
 
     def expr_Tuple(self, node: ast.Tuple) -> MaybeType:
         items = [self.expr(e) for e in node.elts]
-        for e in node.elts:
-            self.not_stored(e)
         if any(isinstance(i, Unknown) for i in items):
             return UNKNOWN
         for e, i in zip(node.elts, items, strict=True):
