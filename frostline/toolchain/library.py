@@ -106,7 +106,8 @@ CASTS: dict[str, t.ScalarType] = {
 }
 
 #: NumPy functions of arrays typed in ``typing.arrays`` (besides ufuncs and reductions).
-ARRAY_FUNCTIONS = ("numpy.where", "numpy.clip", "numpy.transpose")
+ARRAY_FUNCTIONS = ("numpy.where", "numpy.clip", "numpy.transpose", "numpy.copy",
+                   "numpy.ravel", "numpy.reshape")
 #: Every NumPy name of array code: those, the ufuncs (``ufuncs``) and the reductions
 #: (``reductions``).
 ARRAY_NAMES: tuple[str, ...] = (

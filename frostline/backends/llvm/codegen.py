@@ -25,6 +25,7 @@ from frostline.backends.llvm.loops import Loop, LoopLowering
 from frostline.backends.llvm.memory import Runtime, runtime_record
 from frostline.backends.llvm.ownership import OwnershipLowering, holds_arrays, manages_memory
 from frostline.backends.llvm.reductions import ReductionLowering
+from frostline.backends.llvm.shapes import ShapeLowering
 from frostline.backends.llvm.views import ViewLowering
 from frostline.errors import CompileError
 from frostline.stages.ast import ArrayConstant, Constant, FunctionAST
@@ -160,7 +161,8 @@ def recursive_symbols(typed: TypedProgram) -> frozenset[str]:
 
 
 class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, ReductionLowering,
-                      CreationLowering, CallLowering, LoopLowering, OwnershipLowering):
+                      CreationLowering, ShapeLowering, CallLowering, LoopLowering,
+                      OwnershipLowering):
     """Emits one typed function instance: statements and scalar expressions here; array
     access, views, array expressions, reductions, calls and loops in the mixins of
     ``arrays``, ``views``, ``arrayexpr``, ``reductions``, ``calls`` and ``loops``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from llvmlite import ir
@@ -10,6 +11,7 @@ from llvmlite import ir
 from frostline import types as t
 from frostline.backends.llvm import arith
 from frostline.backends.llvm import irtypes as lt
+from frostline.backends.llvm.views import Parts
 from frostline.toolchain.typing.rules import constant_index
 
 if TYPE_CHECKING:
@@ -63,6 +65,9 @@ class LoopLowering:
         self.assigned = before
 
     def stmt_For(self: FunctionLowerer, node: ast.For) -> None:
+        if isinstance(self.type_of(node.iter), t.ArrayType):
+            self.array_loop(node)
+            return
         call = node.iter
         assert isinstance(call, ast.Call)
         args = [arith.cast(self, self.expr(a), self.type_of(a), t.int64) for a in call.args]
@@ -71,6 +76,38 @@ class LoopLowering:
         start, stop, step = (zero, args[0], one) if len(args) == 1 else (
             (args[0], args[1], one) if len(args) == 2 else tuple(args))
         known_step = constant_index(call.args[2]) if len(call.args) == 3 else 1
+        self.range_loop(node, start, stop, step, known_step,
+                        lambda i: self.store(node.target, i, t.int64))
+
+    def array_loop(self: FunctionLowerer, node: ast.For) -> None:
+        """``for row in m``: over the first axis, the array taken once, before the loop
+        (a new one held until the loop is left)."""
+        aty = self.type_of(node.iter)
+        assert isinstance(aty, t.ArrayType)
+        arr = self.expr(node.iter)
+        held, self.pending = self.pending, []
+        src = self.parts(arr, aty)
+        item = self.types[node.target.id]  # type: ignore[attr-defined]
+        b = self.builder
+
+        def bind(i: ir.Value) -> None:
+            if aty.ndim == 1:
+                value = self.load_element(self.address(arr, aty, [i]), aty.dtype)
+            else:
+                data = b.gep(src.data, [b.mul(i, src.strides[0])])
+                value = self.assemble(item, Parts(data, src.shape[1:], src.strides[1:],
+                                                  src.owner))
+            self.store(node.target, value, item)
+        self.range_loop(node, ir.Constant(lt.i64, 0), src.shape[0], ir.Constant(lt.i64, 1),
+                        1, bind)
+        self.pending.extend(held)
+        self.end_statement()
+
+    def range_loop(self: FunctionLowerer, node: ast.For, start: ir.Value, stop: ir.Value,
+                   step: ir.Value, known_step: int | None,
+                   bind: Callable[[ir.Value], None]) -> None:
+        """The loop of ``range(start, stop, step)``; ``bind(i)`` assigns the target."""
+        zero, one = ir.Constant(lt.i64, 0), ir.Constant(lt.i64, 1)
         b = self.builder
         if known_step is None:
             self.raise_if(b.icmp_signed("==", step, zero), "ValueError",
@@ -102,7 +139,7 @@ class LoopLowering:
         b.position_at_end(body)
         before = set(self.assigned)
         i = k if unit else b.add(start, b.mul(k, step))
-        self.store(node.target, i, t.int64)
+        bind(i)
         loop = Loop(incr, end)
         self.loop_body(node.body, body, loop, incr)
         self.assigned = before  # the loop may not run at all

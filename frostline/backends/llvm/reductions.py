@@ -61,6 +61,12 @@ class ReductionLowering:
                 return self.reduce(node, reduction, node.args[0])
             if name == "numpy.transpose":
                 return self.transpose(node, node.args[0], node.args[1:])
+            if name == "numpy.copy":
+                return self.copy_of(node, node.args[0])
+            if name == "numpy.ravel":
+                return self.reshaped(node, node.args[0], None)
+            if name == "numpy.reshape":
+                return self.reshaped(node, node.args[0], self.shape_arguments(node.args[1:]))
             ufunc = ufunc_table.ufunc_of(name)
             assert ufunc is not None, name
             types = [self.type_of(a) for a in node.args]
@@ -68,8 +74,15 @@ class ReductionLowering:
             assert not isinstance(loop, str)
             return ufuncs.apply(self, ufunc, loop, [self.expr(a) for a in node.args], types)
         assert isinstance(node.func, ast.Attribute)
-        if node.func.attr == "transpose":
-            return self.transpose(node, node.func.value, node.args)
+        attr, base = node.func.attr, node.func.value
+        if attr == "transpose":
+            return self.transpose(node, base, node.args)
+        if attr in ("copy", "astype"):
+            return self.copy_of(node, base)
+        if attr in ("ravel", "flatten"):
+            return self.reshaped(node, base, None, copy=attr == "flatten")
+        if attr == "reshape":
+            return self.reshaped(node, base, self.shape_arguments(node.args))
         return self.reduce(node, reductions.REDUCTIONS[node.func.attr], node.func.value)
 
     def reduce(self: FunctionLowerer, node: ast.Call, reduction: reductions.Reduction,

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from frostline.toolchain.typing.function import FunctionTyper
 
 #: The methods arrays have in kernels.
-METHODS = ("T", "transpose", *sorted(reductions.REDUCTIONS))
+METHODS = ("T", "transpose", "copy", "astype", "ravel", "flatten", "reshape",
+           *sorted(reductions.REDUCTIONS))
 
 def elementwise(node: ast.AST, types: dict, fn: FunctionAST) -> bool:
     """Whether ``node`` is an element-wise array expression (computed where it is used);
@@ -197,6 +198,20 @@ class ArrayTyping:
                 self.fail(node, f"{short}() takes {arity} argument{'s' * (arity > 1)} in "
                           f"kernels (out= and where= are not supported)")
             return self.ufunc_type(node, ufunc, [self.expr(a) for a in node.args], node.args)
+        if name in ("numpy.copy", "numpy.ravel", "numpy.reshape"):
+            if not node.args:
+                self.fail(node, f"{short}() takes an array")
+            base = self.expr(node.args[0])
+            if isinstance(base, Unknown):
+                return UNKNOWN
+            if not isinstance(base, t.ArrayType):
+                self.fail(node.args[0], f"{short}() takes an array, not {base}")
+            method = {"numpy.copy": "copy", "numpy.ravel": "ravel",
+                      "numpy.reshape": "reshape"}[name]
+            if method == "copy":
+                return t.ArrayType(base.dtype, base.ndim,
+                                   "F" if base.layout == "F" and base.ndim > 1 else "C")
+            return self.reshape_type(node, method, base, node.args[1:])
         if name == "numpy.transpose":
             if not node.args:
                 self.fail(node, "np.transpose() takes an array")
@@ -286,12 +301,47 @@ class ArrayTyping:
             if node.keywords:
                 self.fail(node, "transpose() takes no keyword arguments")
             return self.transposed(node, base, self.transpose_axes(node, node.args))
+        if attr in ("copy", "flatten", "ravel", "reshape"):
+            if node.keywords:
+                self.fail(node, f"{attr}() takes no keyword arguments in kernels (order= "
+                          "is always 'C')")
+            if attr == "copy":
+                if node.args:
+                    self.fail(node, "copy() takes no arguments in kernels")
+                return t.ArrayType(base.dtype, base.ndim, "C")
+            return self.reshape_type(node, attr, base, node.args)
+        if attr == "astype":
+            if len(node.args) != 1 or node.keywords:
+                self.fail(node, "astype() takes one argument, the dtype, in kernels")
+            dtype = self.dtype_argument(node.args[0])
+            assert dtype is not None
+            return t.ArrayType(dtype, base.ndim,
+                               "F" if base.layout == "F" and base.ndim > 1 else "C")
         reduction = reductions.REDUCTIONS.get(attr)
         if reduction is None:
             self.fail(node.func, f"arrays have no method '{attr}' in kernels (they have "
                       f"{', '.join(m for m in METHODS if m != 'T')}, and the attributes "
                       "shape, ndim, size and T)")
         return self.reduction(node, reduction, node.func.value, node.args, node.keywords)
+
+    def reshape_type(self: FunctionLowerer, node: ast.Call, method: str, base: t.ArrayType,
+                     args: list[ast.expr]) -> t.ArrayType:
+        """``ravel``/``flatten`` (1-D) or ``reshape(shape)``: a C-contiguous array."""
+        if method != "reshape":
+            if args:
+                self.fail(node, f"{method}() takes no arguments in kernels")
+            return t.ArrayType(base.dtype, 1, "C")
+        if not args:
+            self.fail(node, "reshape() takes the new shape")
+        if len(args) == 1:
+            ndim = self.shape_rank(args[0], self.expr(args[0]), "reshape()")
+        else:
+            for a in args:
+                at = self.expr(a)
+                if not (isinstance(at, (t.ScalarType, t.WeakType)) and at.kind in "iu"):
+                    self.fail(a, f"reshape() takes integers, not {at}")
+            ndim = len(args)
+        return t.ArrayType(base.dtype, ndim, "C")
 
     # --- stores -----------------------------------------------------------------------
 

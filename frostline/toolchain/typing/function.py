@@ -223,7 +223,8 @@ class FunctionTyper(CallTyping, ConstantTyping, ArrayTyping, CreationTyping):
         name = dotted_name(it.func) if isinstance(it, ast.Call) else None
         ref = self.fn.lookup(name) if name and not self.is_local(name) else None
         if not (isinstance(ref, BuiltinRef) and ref.name == "builtins.range"):
-            self.fail(it, "for loops must iterate over range(...)")
+            self.array_loop(node)
+            return
         assert isinstance(it, ast.Call)
         if it.keywords or not 1 <= len(it.args) <= 3:
             self.fail(it, "range() takes 1 to 3 positional arguments")
@@ -236,6 +237,22 @@ class FunctionTyper(CallTyping, ConstantTyping, ArrayTyping, CreationTyping):
             self.fail(node.target, "the loop variable must be a plain name")
         self.exprs[node_key(it)] = t.int64
         self.assign(node.target, t.int64, node.target)
+        self.loop_body(node.body)
+        self.block(node.orelse)
+
+    def array_loop(self, node: ast.For) -> None:
+        """``for row in m`` / ``for x in a``: over the first axis."""
+        it = self.expr(node.iter)
+        if not isinstance(it, (t.ArrayType, Unknown)):
+            self.fail(node.iter, f"for loops iterate over range(...) or an array, not {it}")
+        if not isinstance(node.target, ast.Name):
+            self.fail(node.target, "the loop variable must be a plain name")
+        if isinstance(it, t.ArrayType):
+            if it.ndim == 0:
+                self.fail(node.iter, "iteration over a 0-d array")
+            item = it.dtype if it.ndim == 1 else t.ArrayType(
+                it.dtype, it.ndim - 1, "C" if it.layout == "C" else "A")
+            self.assign(node.target, item, node.target)
         self.loop_body(node.body)
         self.block(node.orelse)
 
