@@ -114,7 +114,8 @@ ARRAY_NAMES: tuple[str, ...] = (
     *ARRAY_FUNCTIONS,
     *creation.CREATIONS,
     *(f"numpy.{n}" for n in (*ufuncs.UFUNCS, *ufuncs.ALIASES)),
-    *(f"numpy.{n}" for n in (*reductions.REDUCTIONS, *reductions.ALIASES)),
+    *(f"numpy.{n}" for n in (*reductions.REDUCTIONS, *reductions.ALIASES,
+                             *reductions.SCANS)),
 )
 
 #: Every builtin name the language knows: library functions, casts, ``len`` and ``range``,

@@ -8,6 +8,8 @@ emits them; ``tests/arrays/test_reductions.py`` checks them against NumPy.
 
 from __future__ import annotations
 
+import ast
+
 import attrs
 
 from frostline import types as t
@@ -67,3 +69,57 @@ def result_type(reduction: Reduction, dtype: t.ScalarType) -> t.ScalarType:
     if reduction.result == "bool":
         return t.bool_
     return dtype
+
+
+#: Scans: running reductions, one result per element (``np.cumsum``, ``a.cumprod()``).
+SCANS: dict[str, Reduction] = {r.name: r for r in (
+    Reduction("cumsum", "accumulate"),
+    Reduction("cumprod", "accumulate"),
+)}
+
+
+def scan_of(qualified: str) -> Reduction | None:
+    if not qualified.startswith("numpy."):
+        return None
+    return SCANS.get(qualified[len("numpy."):])
+
+
+def literal_int(node: ast.expr) -> int | None:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and \
+            isinstance(node.operand, ast.Constant) and type(node.operand.value) is int:
+        return -node.operand.value
+    return None
+
+
+def reduced_axes(node: ast.expr | None, ndim: int) -> tuple[int, ...] | None | str:
+    """The axes an ``axis=`` argument names, normalised and sorted (None: every axis), or
+    NumPy's error message.  Axes are integer literals or tuples of them."""
+    if node is None or (isinstance(node, ast.Constant) and node.value is None):
+        return None
+    items = node.elts if isinstance(node, ast.Tuple) else [node]
+    axes = []
+    for item in items:
+        k = literal_int(item)
+        if k is None:
+            return "axis= takes an integer literal or a tuple of them in kernels"
+        if not -ndim <= k < ndim:
+            return f"axis {k} is out of bounds for array of dimension {ndim}"
+        axes.append(k % ndim)
+    if len(set(axes)) != len(axes):
+        return "duplicate value in 'axis'"
+    return tuple(sorted(axes))
+
+
+def keeps_dims(node: ast.expr | None) -> bool | str:
+    """The value of a ``keepdims=`` argument (a bool literal), or an error message."""
+    if node is None:
+        return False
+    if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+        return node.value
+    return "keepdims= takes True or False in kernels"
+
+
+def keyword(keywords: list[ast.keyword], name: str) -> ast.expr | None:
+    return next((k.value for k in keywords if k.arg == name), None)

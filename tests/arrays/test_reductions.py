@@ -186,8 +186,95 @@ def keep(a):
     return a.max(keepdims=True)
 
 
-def test_axis_reductions_are_a_clear_error_for_now():
-    with pytest.raises(fl.CompileError, match="over an axis makes a new array"):
-        jitted(by_axis)(np.zeros((2, 2)))
-    with pytest.raises(fl.CompileError, match="keepdims=True"):
-        jitted(keep)(np.zeros((2, 2)))
+def bad_axis(a):
+    return np.sum(a, axis=2)
+
+
+def test_axis_errors_are_located():
+    with pytest.raises(fl.CompileError, match="axis 2 is out of bounds for array of "
+                       "dimension 2"):
+        fl.jit(bad_axis)(np.zeros((2, 2)))
+    same(jitted(by_axis)(np.ones((2, 3))), np.full(3, 2.0))
+    same(jitted(keep)(np.arange(4.0).reshape(2, 2)), np.array([[3.0]]))
+
+
+AXIS_CASES = [
+    ("sum", {}), ("prod", {}), ("min", {}), ("max", {}), ("mean", {}), ("var", {}),
+    ("std", {"ddof": 1}), ("any", {}), ("all", {}), ("argmin", {}), ("argmax", {}),
+]
+
+
+def _axis_kernel(name, axis, keepdims, extra):
+    func = getattr(np, name)
+    kwargs = dict(extra)
+    if name not in ("argmin", "argmax") or axis is not None:
+        kwargs["axis"] = axis
+    kwargs["keepdims"] = keepdims
+    code = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+    namespace = {"np": np}
+    source = f"def kernel(a):\n    return np.{name}(a, {code})\n"
+    path = _SOURCES / f"axis_{name}_{abs(hash(code))}.py"
+    path.write_text(source)
+    exec(compile(source, str(path), "exec"), namespace)
+    return func, kwargs, namespace["kernel"]
+
+
+_SOURCES = __import__("pathlib").Path(__import__("tempfile").mkdtemp(prefix="fl-axis-"))
+
+
+@pytest.mark.parametrize("name, extra", AXIS_CASES, ids=[c[0] for c in AXIS_CASES])
+@pytest.mark.parametrize("axis, keepdims", [(0, False), (1, True), (-1, False), ((0, 2), False),
+                                            (None, True)])
+def test_reductions_over_axes(name, extra, axis, keepdims):
+    if name in ("argmin", "argmax") and isinstance(axis, tuple):
+        return
+    func, kwargs, kernel = _axis_kernel(name, axis, keepdims, extra)
+    a = sample("float64", (3, 4, 2), seed=5)
+    if name in ("any", "all"):
+        a = a > 0
+    for x in layouts(a):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = func(x, **kwargs)
+        got = jitted(kernel)(x)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        same(got, want)
+
+
+def softmax_rows(x):
+    e = np.exp(x - np.max(x, axis=1, keepdims=True))
+    return e / np.sum(e, axis=1, keepdims=True)
+
+
+def standardise(x):
+    return (x - x.mean(axis=0)) / x.std(axis=0)
+
+
+def test_reductions_over_axes_in_expressions():
+    x = sample("float64", (5, 7))
+    for a in layouts(x):
+        same(jitted(softmax_rows)(a), softmax_rows(a))
+        same(jitted(standardise)(a), standardise(a))
+
+
+def test_an_empty_axis_raises_numpys_error():
+    _, _, kernel = _axis_kernel("max", 0, False, {})
+    with pytest.raises(ValueError, match="zero-size array to reduction operation maximum"):
+        jitted(kernel)(np.zeros((0, 3)))
+    _, _, kernel = _axis_kernel("sum", 0, False, {})
+    same(jitted(kernel)(np.zeros((0, 3))), np.zeros(3))
+
+
+def scans(a):
+    return np.cumsum(a), np.cumprod(a, axis=0), a.cumsum(axis=1), a.cumprod()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int8", "bool", "uint16"])
+def test_scans(dtype):
+    a = sample(dtype, (3, 4), seed=7)
+    if dtype == "float64":
+        a = a / 4
+    for x in layouts(a):
+        for g, w in zip(jitted(scans)(x), scans(x), strict=True):
+            assert g.dtype == w.dtype and g.shape == w.shape
+            same(g, w)

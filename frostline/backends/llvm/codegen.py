@@ -19,6 +19,7 @@ from frostline.backends.llvm import arith, callcontext, stack
 from frostline.backends.llvm import irtypes as lt
 from frostline.backends.llvm.arrayexpr import ArrayExpressionLowering, Leaf, Scalar
 from frostline.backends.llvm.arrays import ArrayLowering
+from frostline.backends.llvm.axes import AxisLowering
 from frostline.backends.llvm.calls import CallLowering
 from frostline.backends.llvm.creation import CreationLowering
 from frostline.backends.llvm.loops import Loop, LoopLowering
@@ -161,8 +162,8 @@ def recursive_symbols(typed: TypedProgram) -> frozenset[str]:
 
 
 class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, ReductionLowering,
-                      CreationLowering, ShapeLowering, CallLowering, LoopLowering,
-                      OwnershipLowering):
+                      AxisLowering, CreationLowering, ShapeLowering, CallLowering,
+                      LoopLowering, OwnershipLowering):
     """Emits one typed function instance: statements and scalar expressions here; array
     access, views, array expressions, reductions, calls and loops in the mixins of
     ``arrays``, ``views``, ``arrayexpr``, ``reductions``, ``calls`` and ``loops``."""

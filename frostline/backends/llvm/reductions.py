@@ -59,6 +59,9 @@ class ReductionLowering:
             reduction = reductions.reduction_of(name)
             if reduction is not None:
                 return self.reduce(node, reduction, node.args[0])
+            scan = reductions.scan_of(name)
+            if scan is not None:
+                return self.scan(node, scan, node.args[0])
             if name == "numpy.transpose":
                 return self.transpose(node, node.args[0], node.args[1:])
             if name == "numpy.copy":
@@ -83,7 +86,9 @@ class ReductionLowering:
             return self.reshaped(node, base, None, copy=attr == "flatten")
         if attr == "reshape":
             return self.reshaped(node, base, self.shape_arguments(node.args))
-        return self.reduce(node, reductions.REDUCTIONS[node.func.attr], node.func.value)
+        if attr in reductions.SCANS:
+            return self.scan(node, reductions.SCANS[attr], base)
+        return self.reduce(node, reductions.REDUCTIONS[attr], base)
 
     def reduce(self: FunctionLowerer, node: ast.Call, reduction: reductions.Reduction,
                operand: ast.expr) -> ir.Value:
@@ -91,6 +96,8 @@ class ReductionLowering:
         ddof_node = next((k.value for k in node.keywords if k.arg == "ddof"), None)
         tree = self.tree(operand)
         ddof = None if ddof_node is None else self.expr(ddof_node)
+        if isinstance(self.type_of(node), t.ArrayType):  # over axes, or keepdims
+            return self.reduce_axes(node, reduction, tree, ddof)
         src = t.concrete(elem_type(tree))
         assert isinstance(src, t.ScalarType)
         result = self.type_of(node)

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 #: The methods arrays have in kernels.
 METHODS = ("T", "transpose", "copy", "astype", "ravel", "flatten", "reshape",
-           *sorted(reductions.REDUCTIONS))
+           *sorted(reductions.REDUCTIONS), *sorted(reductions.SCANS))
 
 def elementwise(node: ast.AST, types: dict, fn: FunctionAST) -> bool:
     """Whether ``node`` is an element-wise array expression (computed where it is used);
@@ -184,7 +184,7 @@ class ArrayTyping:
         short = name.replace("numpy.", "np.")
         if name in creation.CREATIONS:
             return self.creation_call(node, name)
-        reduction = reductions.reduction_of(name)
+        reduction = reductions.reduction_of(name) or reductions.scan_of(name)
         if reduction is not None:
             if not node.args:
                 self.fail(node, f"{short}() takes the array to reduce")
@@ -264,35 +264,46 @@ class ArrayTyping:
     def reduction(self: FunctionTyper, node: ast.Call, reduction: reductions.Reduction,
                   operand: ast.expr, extra: list[ast.expr],
                   keywords: list[ast.keyword]) -> MaybeType:
+        """A reduction (or a scan) over every element, or over ``axis=`` axes."""
         what = f"{reduction.name}()"
+        scan = reduction.name in reductions.SCANS
         if extra:
             self.fail(extra[0], f"{what} takes the axis and the rest as keywords "
                       "(axis=..., keepdims=...) in kernels")
+        allowed = ("axis",) if scan else ("axis", "keepdims") + (
+            ("ddof",) if reduction.ddof else ())
         for kw in keywords:
-            if kw.arg == "axis":
-                if not (isinstance(kw.value, ast.Constant) and kw.value.value is None):
-                    self.fail(kw.value, f"{what} over an axis makes a new array, and kernels "
-                              "cannot allocate arrays yet; reduce over every element "
-                              "(axis=None) or loop over the axis")
-            elif kw.arg == "keepdims":
-                if not (isinstance(kw.value, ast.Constant) and kw.value.value is False):
-                    self.fail(kw.value, f"{what} with keepdims=True makes a new array, and "
-                              "kernels cannot allocate arrays yet")
-            elif kw.arg == "ddof" and reduction.ddof:
+            if kw.arg not in allowed:
+                self.fail(node, f"{what} takes {', '.join(a + '=' for a in allowed)} in "
+                          f"kernels, not {kw.arg}=")
+            if kw.arg == "ddof":
                 dt = self.expr(kw.value)
                 if not isinstance(dt, (Unknown, t.ScalarType, t.WeakType)) or \
                         (not isinstance(dt, Unknown) and dt.kind not in "iuf"):
                     self.fail(kw.value, f"ddof must be a number, not {dt}")
-            else:
-                allowed = "axis=None and keepdims=False" + (", ddof" if reduction.ddof else "")
-                self.fail(node, f"{what} takes {allowed} in kernels, not {kw.arg}=")
         ot = self.expr(operand)
         if isinstance(ot, Unknown):
             return UNKNOWN
         if not isinstance(ot, (t.ArrayType, t.ScalarType, t.WeakType)):
             self.fail(operand, f"{what} takes an array, not {ot}")
-        dtype = t.concrete(element_type(ot))
-        return reductions.result_type(reduction, dtype)  # type: ignore[arg-type]
+        result = reductions.result_type(reduction, t.concrete(element_type(ot)))  # type: ignore
+        ndim = ot.ndim if isinstance(ot, t.ArrayType) else 0
+        axis_node = reductions.keyword(keywords, "axis")
+        axes = reductions.reduced_axes(axis_node, ndim)
+        keep = reductions.keeps_dims(reductions.keyword(keywords, "keepdims"))
+        for problem, at in ((axes, axis_node), (keep, node)):
+            if isinstance(problem, str):
+                self.fail(at, problem)  # type: ignore[arg-type]
+        if scan:
+            if axes is not None and len(axes) != 1:  # type: ignore[arg-type]
+                self.fail(axis_node, f"{what} takes one axis")  # type: ignore[arg-type]
+            return t.ArrayType(result, 1 if axes is None else ndim, "C")
+        if reduction.result == "index" and axes is not None and len(axes) != 1:  # type: ignore
+            self.fail(axis_node, f"{what} takes one axis")  # type: ignore[arg-type]
+        if axes is None and not keep:
+            return result
+        kept = ndim if keep else ndim - (ndim if axes is None else len(axes))  # type: ignore
+        return t.ArrayType(result, kept, "C")
 
     def array_method(self: FunctionTyper, node: ast.Call, base: t.ArrayType) -> MaybeType:
         assert isinstance(node.func, ast.Attribute)
@@ -317,14 +328,14 @@ class ArrayTyping:
             assert dtype is not None
             return t.ArrayType(dtype, base.ndim,
                                "F" if base.layout == "F" and base.ndim > 1 else "C")
-        reduction = reductions.REDUCTIONS.get(attr)
+        reduction = reductions.REDUCTIONS.get(attr) or reductions.SCANS.get(attr)
         if reduction is None:
             self.fail(node.func, f"arrays have no method '{attr}' in kernels (they have "
                       f"{', '.join(m for m in METHODS if m != 'T')}, and the attributes "
                       "shape, ndim, size and T)")
         return self.reduction(node, reduction, node.func.value, node.args, node.keywords)
 
-    def reshape_type(self: FunctionLowerer, node: ast.Call, method: str, base: t.ArrayType,
+    def reshape_type(self: FunctionTyper, node: ast.Call, method: str, base: t.ArrayType,
                      args: list[ast.expr]) -> t.ArrayType:
         """``ravel``/``flatten`` (1-D) or ``reshape(shape)``: a C-contiguous array."""
         if method != "reshape":
