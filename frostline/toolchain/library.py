@@ -10,7 +10,7 @@ from __future__ import annotations
 import attrs
 
 from frostline import types as t
-from frostline.toolchain import creation, reductions, ufuncs
+from frostline.toolchain import creation, joins, reductions, ufuncs
 
 
 @attrs.frozen
@@ -113,6 +113,7 @@ ARRAY_FUNCTIONS = ("numpy.where", "numpy.clip", "numpy.transpose", "numpy.copy",
 ARRAY_NAMES: tuple[str, ...] = (
     *ARRAY_FUNCTIONS,
     *creation.CREATIONS,
+    *joins.JOINS,
     *(f"numpy.{n}" for n in (*ufuncs.UFUNCS, *ufuncs.ALIASES)),
     *(f"numpy.{n}" for n in (*reductions.REDUCTIONS, *reductions.ALIASES,
                              *reductions.SCANS)),

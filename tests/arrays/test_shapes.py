@@ -110,3 +110,39 @@ def test_iterating_a_number_is_a_compile_error():
         return 0.0
     with pytest.raises(fl.CompileError, match="iterate over range"):
         fl.jit(k)(1.0)
+
+
+def joins(a, b, m):
+    return (np.concatenate((a, b)), np.concatenate((m, m * 2), axis=1),
+            np.stack((a, a + 1)), np.stack((m, m), axis=-1), np.flip(a), np.flip(m, axis=0),
+            np.triu(m), np.tril(m, -1), np.triu(m, k=1))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int32"])
+def test_joins_match_numpy(dtype):
+    a, b = sample(dtype, (3,)), sample(dtype, (2,), seed=1)
+    m = sample(dtype, (3, 4), seed=2)
+    for x in layouts(m):
+        for g, w in zip(jitted(joins)(a, b, x), joins(a, b, x), strict=True):
+            assert g.dtype == w.dtype
+            same(g, w)
+    flipped = jitted(joins)(a, b, m)[5]
+    assert np.shares_memory(flipped, m)  # np.flip is a view, as in NumPy
+
+
+def mismatched(a, b):
+    return np.concatenate((a, b), axis=1)
+
+
+def unequal(a, b):
+    return np.stack((a, b))
+
+
+def test_join_errors_are_numpys():
+    for fn, args in ((mismatched, (np.zeros((2, 3)), np.zeros((3, 3)))),
+                     (unequal, (np.zeros(2), np.zeros(3)))):
+        with pytest.raises(ValueError) as numpy_error:
+            fn(*args)
+        with pytest.raises(ValueError) as ours:
+            jitted(fn)(*args)
+        assert str(ours.value) == str(numpy_error.value)

@@ -154,7 +154,6 @@ class AxisLowering:
                   transform: Callable[[ir.Value], ir.Value] | None = None,
                   extra: list[Leaf] | None = None) -> None:
         """Fill ``out`` with the start value, then fold every element into ``view``."""
-        b = self.builder
         self.emit_store(out, Scalar(self.start_value(kind, work), work))
 
         def body(flat: ir.Value) -> None:

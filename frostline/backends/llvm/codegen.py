@@ -22,6 +22,7 @@ from frostline.backends.llvm.arrays import ArrayLowering
 from frostline.backends.llvm.axes import AxisLowering
 from frostline.backends.llvm.calls import CallLowering
 from frostline.backends.llvm.creation import CreationLowering
+from frostline.backends.llvm.joins import JoinLowering
 from frostline.backends.llvm.loops import Loop, LoopLowering
 from frostline.backends.llvm.memory import Runtime, runtime_record
 from frostline.backends.llvm.ownership import OwnershipLowering, holds_arrays, manages_memory
@@ -162,8 +163,8 @@ def recursive_symbols(typed: TypedProgram) -> frozenset[str]:
 
 
 class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, ReductionLowering,
-                      AxisLowering, CreationLowering, ShapeLowering, CallLowering,
-                      LoopLowering, OwnershipLowering):
+                      AxisLowering, CreationLowering, ShapeLowering, JoinLowering,
+                      CallLowering, LoopLowering, OwnershipLowering):
     """Emits one typed function instance: statements and scalar expressions here; array
     access, views, array expressions, reductions, calls and loops in the mixins of
     ``arrays``, ``views``, ``arrayexpr``, ``reductions``, ``calls`` and ``loops``."""

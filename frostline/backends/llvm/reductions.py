@@ -31,6 +31,16 @@ if TYPE_CHECKING:
     from frostline.backends.llvm.codegen import FunctionLowerer
 
 
+#: How each join is lowered (``joins``).
+JOIN_LOWERING = {
+    "numpy.concatenate": lambda fl, node: fl.concatenate(node),
+    "numpy.stack": lambda fl, node: fl.stack(node),
+    "numpy.flip": lambda fl, node: fl.flip(node),
+    "numpy.triu": lambda fl, node: fl.triangle(node, upper=True),
+    "numpy.tril": lambda fl, node: fl.triangle(node, upper=False),
+}
+
+
 def _extreme(ty: t.ScalarType, highest: bool) -> ir.Constant:
     """The value no element passes: -inf/+inf, or the integer type's limit."""
     if ty.is_float:
@@ -56,6 +66,8 @@ class ReductionLowering:
             name = ref.name
             if name in creation.CREATIONS:
                 return self.create(node, name)
+            if name in JOIN_LOWERING:
+                return JOIN_LOWERING[name](self, node)
             reduction = reductions.reduction_of(name)
             if reduction is not None:
                 return self.reduce(node, reduction, node.args[0])

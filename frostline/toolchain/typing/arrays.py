@@ -19,7 +19,7 @@ import numpy as np
 from frostline import types as t
 from frostline.stages.ast import BuiltinRef, FunctionAST
 from frostline.stages.typed import node_key
-from frostline.toolchain import creation, indexing, reductions, ufuncs
+from frostline.toolchain import creation, indexing, joins, reductions, ufuncs
 from frostline.toolchain.library import LIBRARY, result_type
 from frostline.toolchain.typing.rules import (
     UNKNOWN,
@@ -184,6 +184,8 @@ class ArrayTyping:
         short = name.replace("numpy.", "np.")
         if name in creation.CREATIONS:
             return self.creation_call(node, name)
+        if name in joins.JOINS:
+            return self.join_type(node, name)
         reduction = reductions.reduction_of(name) or reductions.scan_of(name)
         if reduction is not None:
             if not node.args:
@@ -258,6 +260,51 @@ class ArrayTyping:
             self.fail(node, refused)
         result = result_type(LIBRARY[name], elements)  # type: ignore
         return _broadcast_type(t.concrete(result), operands)  # type: ignore[arg-type]
+
+    def join_type(self: FunctionTyper, node: ast.Call, name: str) -> MaybeType:
+        """``np.concatenate``/``np.stack`` of a tuple of arrays, ``np.flip``, ``np.triu``,
+        ``np.tril``."""
+        short = name.replace("numpy.", "np.") + "()"
+        params = joins.JOINS[name]
+        if len(node.args) > len(params) or any(k.arg not in params for k in node.keywords):
+            self.fail(node, f"{short} takes {', '.join(params)} in kernels")
+        first = self.expr(node.args[0]) if node.args else None
+        if isinstance(first, Unknown):
+            return UNKNOWN
+        axis_node = joins.argument(node, "axis", 1)
+        if name in ("numpy.concatenate", "numpy.stack"):
+            if not (isinstance(first, t.TupleType) and first.items and all(
+                    isinstance(i, t.ArrayType) for i in first.items)):
+                self.fail(node, f"{short} takes a tuple of arrays, not {first}")
+            ranks = {i.ndim for i in first.items}  # type: ignore[union-attr]
+            if len(ranks) != 1 or 0 in ranks:
+                self.fail(node.args[0], f"{short} takes arrays of one rank (not 0-d), not "
+                          f"{first}")
+            ndim = ranks.pop() + (name == "numpy.stack")
+            if axis_node is not None and not (
+                    (k := reductions.literal_int(axis_node)) is not None and -ndim <= k < ndim):
+                self.fail(axis_node, f"{short} takes an integer literal axis in "
+                          f"[-{ndim}, {ndim})")
+            dtype = first.items[0].dtype  # type: ignore[union-attr]
+            for item in first.items[1:]:
+                dtype = t.promote_scalars(dtype, item.dtype)  # type: ignore[union-attr]
+            return t.ArrayType(dtype, ndim, "C")
+        if not isinstance(first, t.ArrayType):
+            self.fail(node, f"{short} takes an array, not {first}")
+        if name == "numpy.flip":
+            axes = reductions.reduced_axes(axis_node, first.ndim)
+            if isinstance(axes, str):
+                self.fail(axis_node or node, axes)
+            return t.ArrayType(first.dtype, first.ndim, "A" if first.ndim > 0 else "C")
+        if first.ndim < 2:
+            self.fail(node.args[0], f"{short} takes an array of 2 or more dimensions in "
+                      "kernels")
+        k_node = joins.argument(node, "k", 1)
+        if k_node is not None:
+            kt = self.expr(k_node)
+            if not (isinstance(kt, (t.ScalarType, t.WeakType)) and kt.kind in "iu"):
+                self.fail(k_node, f"{short} takes an integer k, not {kt}")
+        return t.ArrayType(first.dtype, first.ndim, "C")
 
     # --- reductions -------------------------------------------------------------------
 
