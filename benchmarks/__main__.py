@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from . import backends as backends_mod
+from .arrays import array_suite
 from .bound import bound_suite
 from .harness import log
 from .kernels import KERNELS, select
@@ -18,7 +19,7 @@ from .report import has_errors, machine_info, render
 from .startup import startup_suite
 from .suites import Config, Results, c_builder, compile_suite, overhead_suite, runtime_suite
 
-SECTIONS = ("runtime", "compile", "overhead", "startup", "batch", "tiered", "bound")
+SECTIONS = ("runtime", "compile", "overhead", "startup", "batch", "tiered", "bound", "arrays")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -88,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         results.tiered = tiered_suite(backends, cfg)
     if "bound" in sections:
         results.bound = bound_suite(backends, cfg)
+    if "arrays" in sections:
+        results.arrays = array_suite(backends, cfg.repeat, cfg.min_sample)
 
     command = "python -m benchmarks" + "".join(
         " " + shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)

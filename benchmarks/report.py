@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import BLAS_THREAD_VARS
+from .arrays import array_section, array_targets
 from .backends import Backend
 from .bound import STEP_SIZE, BoundRow
 from .c_kernels import BASE_FLAGS, gcc_version
@@ -447,6 +448,7 @@ def render(
         + startup_targets(results.startup)
         + batch_targets(results.batch)
         + bound_targets(results.bound)
+        + array_targets(results.arrays)
     )
     if targets:
         lines += ["## Targets", ""]
@@ -469,6 +471,8 @@ def render(
         lines += tiered_section(results.tiered) + [""]
     if results.bound:
         lines += bound_section(results.bound) + [""]
+    if results.arrays is not None:
+        lines += array_section(results.arrays) + [""]
 
     lines += ["## Notes", ""]
     notes = list(results.notes)

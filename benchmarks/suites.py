@@ -34,6 +34,7 @@ from .harness import (
 from .kernels import WARMUP_SIGNATURE, Args, Kernel, Scale, add3, first_sum, warmup
 
 if TYPE_CHECKING:
+    from .arrays import ArrayResults
     from .bound import BoundRow
     from .modes import BatchRow, TieredResult
     from .startup import StartupRow
@@ -123,6 +124,7 @@ class Results:
     batch: list[BatchRow] = field(default_factory=list)
     tiered: TieredResult | None = None
     bound: list[BoundRow] = field(default_factory=list)
+    arrays: ArrayResults | None = None
     notes: list[str] = field(default_factory=list)
 
 

@@ -99,6 +99,11 @@ class Batch:
         return tuple(types)
 
 
+def _holds_arrays(ty: t.Type) -> bool:
+    return isinstance(ty, t.ArrayType) or (isinstance(ty, t.TupleType) and any(
+        _holds_arrays(i) for i in ty.items))
+
+
 def result_types(result: t.Type, function: str) -> tuple[t.ScalarType, ...]:
     """The per-call results a driver stores: none, one number, or a tuple of numbers."""
     if isinstance(result, t.NoneType):
@@ -206,7 +211,11 @@ class BatchRunning:
                 if handle is None:
                     return None
                 stage = f"element {handle.stage}"
-                results = result_types(handle.result().abi.return_type, self.__name__)
+                returned = handle.result().abi.return_type
+                if _holds_arrays(returned):
+                    # One native call per element; the arrays they return are stacked.
+                    return self._run_calls
+                results = result_types(returned, self.__name__)
                 stage = "run driver"
                 driver = self._driver(batch.batched, len(results))
                 outs = tuple(t.ArrayType(r, 1, "C") for r in results)

@@ -147,10 +147,13 @@ class Unsupported:
     """A name whose value kernels cannot use; typing reports it where it is used."""
 
     type_name: str
+    #: The qualified name of a function of NumPy, the standard library or another
+    #: installed library (``numpy.eye``): kernels never compile those.
+    library: str = ""
 
     @property
     def fingerprint(self) -> str:
-        return digest("unsupported", self.type_name)
+        return digest("unsupported", self.type_name, self.library)
 
     def describe(self) -> str:
         return f"unsupported {self.type_name}"

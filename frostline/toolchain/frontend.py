@@ -12,6 +12,8 @@ import ast
 import builtins
 import inspect
 import math
+import os
+import sysconfig
 import textwrap
 import types
 from collections.abc import Callable
@@ -192,6 +194,9 @@ class _FunctionReader:
         builtin = _builtin_name(value)
         if builtin is not None:
             return BuiltinRef(builtin)
+        library = _library_function(value, self.fn.__module__)
+        if library is not None:
+            return Unsupported(type(value).__name__, library)
         if isinstance(value, types.ModuleType):
             return ModuleRef(value.__name__)
         if isinstance(value, (fltypes.ScalarType, fltypes.ArrayType)):
@@ -209,6 +214,33 @@ class _FunctionReader:
                 return None
             return ArrayConstant.from_array(value)
         return None
+
+
+#: Where the standard library and installed packages live.
+_LIBRARY_DIRS = tuple(sorted({os.path.realpath(p) + os.sep for key in ("stdlib", "platstdlib",
+                                                                      "purelib", "platlib")
+                              if (p := sysconfig.get_paths().get(key))}))
+
+
+def _library_function(value: object, caller_module: str) -> str | None:
+    """``module.qualname`` of a function of NumPy, the standard library or an installed
+    package other than the caller's own, which kernels never compile; else None."""
+    if getattr(value, "__frostline_function__", None) is not None:
+        return None  # an fl.jit function: compiled wherever it lives
+    module = getattr(value, "__module__", None)
+    if not callable(value) or not isinstance(module, str) or isinstance(value, type):
+        return None
+    name = f"{module}.{getattr(value, '__qualname__', type(value).__name__)}"
+    top = module.split(".")[0]
+    if top == caller_module.split(".")[0]:
+        return None
+    if top in ("numpy", "scipy"):
+        return name
+    code = getattr(value, "__code__", None)
+    if code is None:
+        return None
+    path = os.path.realpath(code.co_filename)
+    return name if path.startswith(_LIBRARY_DIRS) else None
 
 
 class _Callee:

@@ -19,7 +19,7 @@ def negated(a, out):
 
 
 def unknown_method(a):
-    return a.cumsum()
+    return a.searchsorted(1.0)
 
 
 def unknown_attribute(a):
@@ -48,7 +48,7 @@ CASES = [
      "matrix products", "a @ b"),
     (chained, (np.zeros(3), np.zeros(3, bool)), "chained comparisons", "0 < a < 1"),
     (negated, (np.zeros(3), np.zeros(3, bool)), "truth value of an array", "not a"),
-    (unknown_method, (np.zeros(3),), "arrays have no method 'cumsum'", "a.cumsum"),
+    (unknown_method, (np.zeros(3),), "arrays have no method 'searchsorted'", "a.searchsorted"),
     (unknown_attribute, (np.zeros(3),), "arrays have no attribute 'flags'", "a.flags"),
     (fancy, (np.zeros(3), np.zeros(2, np.int64), np.zeros(2)), "integer-array", "i"),
     (too_many, (np.zeros(3),), "too many indices for array: array is 1-dimensional, but 2 "

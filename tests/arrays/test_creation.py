@@ -7,7 +7,7 @@ import pytest
 
 import frostline as fl
 
-from .helpers import NUMERIC, jitted, same
+from .helpers import jitted, same
 
 
 def zeros(n):
@@ -97,7 +97,7 @@ def test_creation_matches_numpy(fn, args):
     _check(jitted(fn)(*args), fn(*args))
 
 
-@pytest.mark.parametrize("dtype", NUMERIC + ["bool"])
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int8", "uint64", "bool"])
 def test_like_keeps_dtype_and_layout(dtype):
     a = np.arange(6).reshape(2, 3).astype(dtype)
     for x in (a, np.asfortranarray(a), a[:, ::2]):

@@ -126,7 +126,9 @@ def test_binary_operators(kernel, dtypes):
         with pytest.raises(fl.CompileError):
             jitted(kernel)(a, b, np.empty((3, 4)))
         return
-    for x in layouts(a):
+    # Every layout for one pair of dtypes; the C layout for the others (each layout is a
+    # compilation).
+    for x in layouts(a) if dtypes == ("float64", "float64") else [a]:
         out = np.empty((3, 4), want_dtype)
         jitted(kernel)(x, b, out)
         want = np.empty((3, 4), want_dtype)

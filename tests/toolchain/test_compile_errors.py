@@ -148,7 +148,7 @@ def k(x):
     for v in x:  # error: x:
         s += v
     return s
-""", "float64[:]", "for loops must iterate over range"),
+""", "float64", "for loops iterate over range(...) or an array, not float64"),
     ("range-float", """
 def k(x):
     for i in range(x):  # error: x)

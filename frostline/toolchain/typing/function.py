@@ -81,9 +81,20 @@ class FunctionTyper(CallTyping, ConstantTyping, ArrayTyping, CreationTyping):
         raise located_error(self.fn, node, message)
 
     def unsupported(self, node: ast.AST, value: Unsupported) -> NoReturn:
-        self.fail(node, f"'{dotted_name(node)}' refers to a {value.type_name}, which kernels "
-                  "cannot use (numbers, tuples, arrays, math and NumPy functions and other "
-                  "Python functions are supported)")
+        name = dotted_name(node)
+        if value.library.startswith(("numpy.", "scipy.")):
+            self.fail(node, f"'{name}' ({value.library}) is not in the NumPy subset kernels "
+                      "support: they have NumPy's ufuncs and math functions, np.where, "
+                      "np.clip, the reductions (np.sum, np.mean, ...), array creation "
+                      "(np.zeros, np.arange, np.eye, ...), np.concatenate, np.stack and "
+                      "the other functions docs/language.md lists")
+        if value.library:
+            self.fail(node, f"'{name}' is {value.library}, a function of the standard "
+                      "library or an installed package, which kernels do not compile; "
+                      "call it outside the kernel")
+        self.fail(node, f"'{name}' refers to a {value.type_name}, which kernels cannot use "
+                  "(they use numbers, tuples, arrays, the math and NumPy functions "
+                  "docs/language.md lists, and Python functions of your own)")
 
     def run(self) -> None:
         for _ in range(MAX_ROUNDS):
