@@ -181,7 +181,11 @@ class ArrayExpressionLowering:
             return elem.value
         if isinstance(elem, Leaf):
             assert elem.address is not None
-            return self.load_element(elem.address, elem.ty.dtype)
+            value = self.load_element(elem.address, elem.ty.dtype)
+            if self.operand_scope is not None:  # the operands do not alias the result
+                load = value.operands[0] if elem.ty.dtype.is_bool else value
+                load.set_metadata("noalias", self.operand_scope)
+            return value
         return elem.compute([self.evaluate(c) for c in elem.children])
 
     # --- loop nests -------------------------------------------------------------------
@@ -201,6 +205,8 @@ class ArrayExpressionLowering:
                 if j < 0:
                     continue  # a leading axis of length 1
                 extent, stride = leaf.parts.shape[k], leaf.parts.strides[k]
+                if isinstance(stride, ir.Constant) and stride.constant == 0:
+                    continue  # fixed along this axis (a result a reduction folds into)
                 row[j] = b.select(b.icmp_unsigned("==", extent, ir.Constant(lt.i64, 1)),
                                   zero, stride)
             steps.append(row)

@@ -44,10 +44,13 @@ class AxisLowering:
                 ty: t.ScalarType) -> ir.Value:
         """One step of a fold: the accumulator (of ``ty``) and an element (already ``ty``)."""
         b = self.builder
+        # Reassociation lets a sum along contiguous axes add in vector lanes (as NumPy's
+        # pairwise sum also groups); scans keep their order.
+        fl = ("reassoc", "nsz") + arith.flags(self) if kind in ("sum", "prod") else ()
         if kind in ("sum", "cumsum"):
-            return b.fadd(acc, x) if ty.is_float else b.add(acc, x)
+            return b.fadd(acc, x, flags=fl) if ty.is_float else b.add(acc, x)
         if kind in ("prod", "cumprod"):
-            return b.fmul(acc, x) if ty.is_float else b.mul(acc, x)
+            return b.fmul(acc, x, flags=fl) if ty.is_float else b.mul(acc, x)
         if kind == "any":
             return b.or_(acc, x)
         if kind == "all":
@@ -156,15 +159,30 @@ class AxisLowering:
         """Fill ``out`` with the start value, then fold every element into ``view``."""
         self.emit_store(out, Scalar(self.start_value(kind, work), work))
 
+        scope = self.result_scope()
+
         def body(flat: ir.Value) -> None:
+            self.operand_scope = scope
             x = self.evaluate(tree)
+            self.operand_scope = None
             x = arith.truth(self, x, src) if work.is_bool else arith.cast(self, x, src, work)
             if transform is not None:
                 x = transform(x)
             assert view.address is not None
             current = self.load_element(view.address, work)
+            (current.operands[0] if work.is_bool else current).set_metadata("alias.scope",
+                                                                             scope)
             self.store_element(view.address, self.combine(kind, current, x, work), work)
+            self.builder.block.instructions[-1].set_metadata("alias.scope", scope)
         self.nest(tree.shape, [view, *(extra or []), *leaves(tree)], body)
+
+    def result_scope(self: FunctionLowerer) -> ir.Value:
+        """Alias-scope metadata for a new result array: what the operands' loads do not
+        alias, so LLVM keeps an element being folded into in a register."""
+        module = self.mod.module
+        domain = module.add_metadata([ir.MetaDataString(module, "frostline.results")])
+        scope = module.add_metadata([ir.MetaDataString(module, "frostline.result"), domain])
+        return module.add_metadata([scope])
 
     def arg_along(self: FunctionLowerer, tree: Elem, rty: t.ArrayType, parts: Parts,
                   shape: list[ir.Value], axis: int, keep: bool, highest: bool,

@@ -196,6 +196,9 @@ class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, Redu
         self.managed = manages_memory(fn.tree, typed, mod.typed)
         self.temporaries: list[ir.AllocaInstr] = []
         self.pending: list[ir.AllocaInstr] = []
+        #: While a reduction folds into a new array: the alias scope of that array, which
+        #: operand loads are marked not to alias (``axes``).
+        self.operand_scope: ir.Value | None = None
 
     # --- plumbing ---------------------------------------------------------------------
 
