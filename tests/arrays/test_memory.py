@@ -182,3 +182,75 @@ def test_threads_allocate_at_once():
         th.join()
     assert not errors
     assert live() == before
+
+
+def allocations(fn, *args):
+    before = fl.stats()["arrays_allocated"]
+    result = fn(*args)
+    return result, fl.stats()["arrays_allocated"] - before
+
+
+def fused_store(out, a, b, c):
+    out[:] = a * b + c
+
+
+def fused_sum(a, b):
+    return np.sum(a * b)
+
+
+def across_statements(out, a, b, c):
+    t = a * b
+    out[:] = t + c
+    u = np.sqrt(np.abs(a))
+    return np.sum(u * 2.0)
+
+
+def used_twice(a):
+    v = a + 1.0
+    return np.sum(v * v)
+
+
+def used_conditionally(a, flag):
+    v = a + 1.0
+    return np.sum(v) if flag else 0.0
+
+
+def used_in_a_loop(a, n):
+    v = a * 2.0
+    s = 0.0
+    for _ in range(n):
+        s += np.sum(v)
+    return s
+
+
+def test_fused_expressions_allocate_nothing():
+    a, b, c = np.random.default_rng(3).random((3, 100))
+    out = np.empty(100)
+    jitted(fused_store)(out, a, b, c)  # compiled before counting
+    jitted(fused_sum)(a, b)
+    jitted(across_statements)(out, a, b, c)
+    assert allocations(jitted(fused_store), out, a, b, c)[1] == 0
+    same(out, a * b + c)
+    s, count = allocations(jitted(fused_sum), a, b)
+    assert count == 0
+    same(s, np.sum(a * b))
+    s, count = allocations(jitted(across_statements), out, a, b, c)
+    assert count == 0  # t and u are computed inside the next statement's loop
+    same(out, a * b + c)
+    same(s, np.sum(np.sqrt(np.abs(a)) * 2.0))
+
+
+def test_intermediates_used_more_than_once_are_arrays():
+    a = np.arange(5.0)
+    for fn, args, want in ((used_twice, (a,), used_twice(a)),
+                           (used_conditionally, (a, True), used_conditionally(a, True)),
+                           (used_in_a_loop, (a, 3), used_in_a_loop(a, 3))):
+        jitted(fn)(*args)
+        got, count = allocations(jitted(fn), *args)
+        assert count == 1
+        same(got, want)
+
+
+def test_a_fused_expression_raises_where_it_would_have():
+    with pytest.raises(ValueError, match="broadcast"):
+        jitted(across_statements)(np.empty(3), np.zeros(3), np.zeros(4), np.zeros(3))

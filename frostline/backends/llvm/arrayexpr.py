@@ -99,6 +99,8 @@ class ArrayExpressionLowering:
 
     def tree(self: FunctionLowerer, node: ast.expr) -> Elem:
         """The element tree of an operand of array code."""
+        if isinstance(node, ast.Name) and node.id in self.deferred:
+            return self.tree(self.deferred.pop(node.id))  # fused from the last statement
         ty = self.type_of(node)
         if not isinstance(ty, t.ArrayType):
             return Scalar(self.expr(node), ty)

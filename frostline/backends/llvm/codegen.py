@@ -35,6 +35,7 @@ from frostline.stages.ast import ArrayConstant, Constant, FunctionAST
 from frostline.stages.executable import RaisedError
 from frostline.stages.typed import TypedFunction, TypedProgram, node_key
 from frostline.toolchain.depth import room_for
+from frostline.toolchain.fusion import fused_assignments
 from frostline.toolchain.ranges import nonnegative_indices
 from frostline.toolchain.typing.arrays import elementwise
 from frostline.toolchain.typing.rules import dotted_name
@@ -200,6 +201,10 @@ class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, Redu
         #: While a reduction folds into a new array: the alias scope of that array, which
         #: operand loads are marked not to alias (``axes``).
         self.operand_scope: ir.Value | None = None
+        #: Array expressions stored in variables that the next statement computes in its
+        #: own loop nest (``toolchain.fusion``), and those waiting for their use.
+        self.fused = fused_assignments(fn, typed.expr_type_map)
+        self.deferred: dict[str, ast.expr] = {}
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -277,6 +282,9 @@ class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, Redu
         self.expr(node.value)
 
     def stmt_Assign(self, node: ast.Assign) -> None:
+        if node_key(node) in self.fused:
+            self.deferred[node.targets[0].id] = node.value  # type: ignore[attr-defined]
+            return
         vty = self.type_of(node.value)
         # An array expression stored only through views is computed into them (fused);
         # stored into a variable too, it becomes an array first.
@@ -428,6 +436,8 @@ class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, Redu
         return self.builder.load(self.vars[name])
 
     def expr_Name(self, node: ast.Name) -> ir.Value:
+        if node.id in self.deferred:  # fused into this statement, needed as an array here
+            return self.expr(self.deferred.pop(node.id))
         if node.id in self.vars:
             return self.load_var(node)
         return self.global_value(node)
