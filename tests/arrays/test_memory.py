@@ -254,3 +254,55 @@ def test_intermediates_used_more_than_once_are_arrays():
 def test_a_fused_expression_raises_where_it_would_have():
     with pytest.raises(ValueError, match="broadcast"):
         jitted(across_statements)(np.empty(3), np.zeros(3), np.zeros(4), np.zeros(3))
+
+
+def scratch_in_loop(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        tmp = np.zeros(3)
+        tmp[0] = x[i]
+        tmp[1:] = x[i] * 2
+        tmp += 1.0
+        s += np.sum(tmp * tmp) + tmp.max() + len(tmp)
+    return s
+
+
+def escapes_by_return(x):
+    t = np.ones((2, 2))
+    return t
+
+
+def escapes_by_view(x):
+    t = np.full(4, x)
+    w = t[1:]
+    return np.sum(w)
+
+
+def too_big(x):
+    t = np.zeros(1000)
+    t[0] = x
+    return np.sum(t)
+
+
+def escapes_into_callee(x):
+    t = np.zeros(2)
+    return first(t)
+
+
+def first(a):
+    return a[0]
+
+
+def test_small_arrays_that_stay_in_place_live_on_the_stack():
+    x = np.arange(5.0)
+    f = jitted(scratch_in_loop)
+    f(x)
+    got, count = allocations(f, x)
+    assert count == 0  # five np.zeros(3), none of them on the heap
+    same(got, scratch_in_loop(x))
+    for fn, arg in ((escapes_by_return, 1.0), (escapes_by_view, 2.0), (too_big, 3.0),
+                    (escapes_into_callee, 0.0)):
+        jitted(fn)(arg)
+        got, count = allocations(jitted(fn), arg)
+        assert count == 1, fn.__name__
+        same(got, fn(arg))

@@ -35,6 +35,7 @@ from frostline.stages.ast import ArrayConstant, Constant, FunctionAST
 from frostline.stages.executable import RaisedError
 from frostline.stages.typed import TypedFunction, TypedProgram, node_key
 from frostline.toolchain.depth import room_for
+from frostline.toolchain.escape import stack_arrays
 from frostline.toolchain.fusion import fused_assignments
 from frostline.toolchain.ranges import nonnegative_indices
 from frostline.toolchain.typing.arrays import elementwise
@@ -204,6 +205,8 @@ class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, Redu
         #: Array expressions stored in variables that the next statement computes in its
         #: own loop nest (``toolchain.fusion``), and those waiting for their use.
         self.fused = fused_assignments(fn, typed.expr_type_map)
+        #: The creation calls whose small arrays live in this function's frame.
+        self.on_stack = stack_arrays(fn, typed.expr_type_map)
         self.deferred: dict[str, ast.expr] = {}
 
     # --- plumbing ---------------------------------------------------------------------

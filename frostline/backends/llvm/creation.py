@@ -13,6 +13,7 @@ import ast
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import numpy as np
 from llvmlite import ir
 
 from frostline import types as t
@@ -20,7 +21,9 @@ from frostline.backends.llvm import arith
 from frostline.backends.llvm import irtypes as lt
 from frostline.backends.llvm.arrayexpr import Leaf, Scalar
 from frostline.backends.llvm.views import Parts
+from frostline.stages.typed import node_key
 from frostline.toolchain import creation
+from frostline.toolchain.escape import literal_shape
 
 if TYPE_CHECKING:
     from frostline.backends.llvm.codegen import FunctionLowerer
@@ -58,6 +61,8 @@ class CreationLowering:
                   if p != "dtype" and not isinstance(self.type_of(v), t.NoneType)}
         if spec.shape == "shape":
             shape = self.shape_values(*values["shape"])
+            if node_key(node) in self.on_stack:
+                return self.stack_array(ty, spec, values, bound)
         elif spec.shape == "like":
             proto, pty = values["prototype"]
             shape = self.parts(proto, pty).shape
@@ -73,6 +78,29 @@ class CreationLowering:
                 values["fill_value"]
             self.emit_store(Leaf(parts, ty), Scalar(*fill))
         return array
+
+    def stack_array(self: FunctionLowerer, ty: t.ArrayType, spec: creation.Creation,
+                    values: dict[str, tuple[ir.Value, t.Type]],
+                    bound: dict[str, ast.expr]) -> ir.Value:
+        """A small array of a literal shape that never leaves its uses (``escape``): a slot
+        of the function's frame, no allocation, no owner."""
+        shape = literal_shape(bound["shape"])
+        assert shape is not None
+        count = int(np.prod(shape, dtype=np.int64))
+        slot = self.alloca(ir.ArrayType(lt.memory(ty.dtype), max(count, 1)), "stack.array")
+        slot.align = 64
+        itemsize = ty.dtype.itemsize
+        strides = [itemsize * int(np.prod(shape[k + 1:], dtype=np.int64))
+                   for k in range(len(shape))]
+        parts = Parts(self.builder.bitcast(slot, lt.i8p),
+                      [ir.Constant(lt.i64, d) for d in shape],
+                      [ir.Constant(lt.i64, s) for s in strides])
+        fill = {"zero": (arith.const(ty.dtype, 0), ty.dtype),
+                "one": (arith.const(ty.dtype, 1), ty.dtype)}.get(spec.fill) or \
+            values.get("fill_value")
+        if fill is not None:
+            self.emit_store(Leaf(parts, ty), Scalar(*fill))
+        return self.assemble(ty, parts)
 
     def shape_values(self: FunctionLowerer, value: ir.Value, ty: t.Type) -> list[ir.Value]:
         if isinstance(ty, t.TupleType):
