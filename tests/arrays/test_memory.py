@@ -306,3 +306,23 @@ def test_small_arrays_that_stay_in_place_live_on_the_stack():
         got, count = allocations(jitted(fn), arg)
         assert count == 1, fn.__name__
         same(got, fn(arg))
+
+
+def _resident_kib() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+@pytest.mark.parametrize("calls", [pytest.param(200_000, id="200k"),
+                                   pytest.param(1_000_000, id="1M", marks=pytest.mark.slow)])
+def test_resident_memory_stays_flat_over_many_allocating_calls(calls):
+    if not __import__("os").path.exists("/proc/self/status"):
+        pytest.skip("needs /proc")
+    f = jitted(softmax)
+    x = np.random.default_rng(4).random(64)
+    for _ in range(20_000):  # warm up: the allocator's pools reach their size
+        f(x)
+    before = _resident_kib()
+    for _ in range(calls):
+        f(x)
+    assert _resident_kib() - before < 8 * 1024  # KiB: nothing grows with the calls

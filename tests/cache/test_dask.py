@@ -208,3 +208,24 @@ def test_errors_travel_back_to_the_client(client: Any, workers: list[str], form:
         future = client.submit(kernel, 1.0, 0.0, workers=[addr], pure=False)
         with pytest.raises(ZeroDivisionError, match="float division by zero"):
             future.result()
+
+
+def _exec_softmax() -> fl.Dispatcher:
+    return _define("""
+        @fl.jit
+        def softmax(x):
+            e = np.exp(x - np.max(x))
+            return e / np.sum(e)
+    """)["softmax"]
+
+
+def test_array_code_runs_on_workers_and_returns_arrays(client: Any,
+                                                       workers: list[str]) -> None:
+    exe = _exec_softmax().compile("float64[::1]")
+    x = np.log(np.array([1.0, 3.0]))
+    before = client.run(fl.stats)
+    results = _run_on_each(client, workers, exe, x)
+    for result in results:
+        assert isinstance(result, np.ndarray)
+        np.testing.assert_allclose(result, [0.25, 0.75])
+    assert _compiled_since(client, before) == dict.fromkeys(workers, 0)

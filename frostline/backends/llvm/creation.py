@@ -44,12 +44,7 @@ class CreationLowering:
 
     def materialise(self: FunctionLowerer, node: ast.expr) -> ir.Value:
         """An array expression as a new array, where a stored array is needed."""
-        ty = self.type_of(node)
-        assert isinstance(ty, t.ArrayType)
-        tree = self.tree(node)
-        value, parts = self.new_array(ty, tree.shape, zeroed=False)
-        self.emit_store(Leaf(parts, ty), tree)
-        return value
+        return self.copy_of(node, node)
 
     def create(self: FunctionLowerer, node: ast.Call, name: str) -> ir.Value:
         spec = creation.CREATIONS[name]

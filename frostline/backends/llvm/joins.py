@@ -38,12 +38,16 @@ class JoinLowering:
             items.append((self.parts(self.builder.extract_value(value, k), ity), ity))
         return items
 
-    def concatenate(self: FunctionLowerer, node: ast.Call) -> ir.Value:
-        b = self.builder
+    def join(self: FunctionLowerer, node: ast.Call) -> tuple[
+            t.ArrayType, list[tuple[Parts, t.ArrayType]], int]:
+        """A join's result type, its operands taken apart, and its axis."""
         ty = self.type_of(node)
         assert isinstance(ty, t.ArrayType)
-        items = self.join_items(node.args[0])
-        axis = joins.axis_of(node, ty.ndim)
+        return ty, self.join_items(node.args[0]), joins.axis_of(node, ty.ndim)
+
+    def concatenate(self: FunctionLowerer, node: ast.Call) -> ir.Value:
+        b = self.builder
+        ty, items, axis = self.join(node)
         first = items[0][0]
         for i, (parts, _) in enumerate(items[1:], 1):
             for dim in range(ty.ndim):
@@ -73,10 +77,7 @@ class JoinLowering:
 
     def stack(self: FunctionLowerer, node: ast.Call) -> ir.Value:
         b = self.builder
-        ty = self.type_of(node)
-        assert isinstance(ty, t.ArrayType)
-        items = self.join_items(node.args[0])
-        axis = joins.axis_of(node, ty.ndim)
+        ty, items, axis = self.join(node)
         first = items[0][0]
         same: ir.Value = ir.Constant(lt.i1, 1)
         for parts, _ in items[1:]:

@@ -185,21 +185,19 @@ class ReductionLowering:
         b = self.builder
         acc = self.alloca(lt.scalar(src), "reduce.extreme")
         b.store(_extreme(src, not highest), acc)
-        if not src.is_float:
+        if src.is_float:  # llvm.maximum/minimum propagate nan (as NumPy does) and vectorise
+            llty = lt.scalar(src)
+            intrinsic = self.extern(f"llvm.{'maximum' if highest else 'minimum'}.f{src.bits}",
+                                    llty, [llty, llty])
+
+            def pick(em: object, args: list[ir.Value], ty: t.ScalarType) -> ir.Value:
+                return b.call(intrinsic, args)
+        else:
             pick = SPECIAL["numpy.maximum" if highest else "numpy.minimum"]
 
-            def body(flat: ir.Value) -> None:
-                b.store(pick(self, [b.load(acc), self.evaluate(tree)], src), acc)
-            self.nest(tree.shape, leaves(tree), body)
-            return b.load(acc)
-        # llvm.maximum/minimum propagate nan (as NumPy does) and vectorise.
-        llty = lt.scalar(src)
-        pick_fn = self.extern(f"llvm.{'maximum' if highest else 'minimum'}.f{src.bits}", llty,
-                              [llty, llty])
-
-        def float_body(flat: ir.Value) -> None:
-            b.store(b.call(pick_fn, [b.load(acc), self.evaluate(tree)]), acc)
-        self.nest(tree.shape, leaves(tree), float_body)
+        def body(flat: ir.Value) -> None:
+            b.store(pick(self, [b.load(acc), self.evaluate(tree)], src), acc)
+        self.nest(tree.shape, leaves(tree), body)
         return b.load(acc)
 
     def arg_extreme(self: FunctionLowerer, tree: Elem, highest: bool,
