@@ -81,7 +81,8 @@ def numpy_result(fn, a):
 
 
 @pytest.mark.parametrize("fn", REDUCTIONS, ids=lambda f: f.__name__)
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dtype", ["bool", "int8", "int16", "int64", "uint16", "uint64",
+                                   "float32", "float64"])
 def test_reductions_of_every_dtype(fn, dtype):
     a = sample(dtype, (3, 5))
     if fn is r_prod and dtype.startswith("float"):
