@@ -415,10 +415,12 @@ class ArrayExpressionLowering:
             overflow = b.or_(overflow, b.extract_value(product, 1))
             total = b.extract_value(product, 0)
         self.raise_if(negative, "ValueError", "negative dimensions are not allowed")
-        block = b.call(self.mod.runtime.alloc(), [b.select(overflow, ir.Constant(
-            lt.i64, -1), total), ir.Constant(lt.i1, int(zeroed))])
-        self.raise_if(b.icmp_unsigned("==", block, ir.Constant(lt.i8p, None)), "MemoryError",
-                      "Unable to allocate memory for an array")
+        self.raise_if(overflow, "ValueError", "array is too big; `arr.size * "
+                      "arr.dtype.itemsize` is larger than the maximum possible size.")
+        block = b.call(self.mod.runtime.alloc(), [total, ir.Constant(lt.i1, int(zeroed))])
+        self.raise_shapes(b.icmp_unsigned("==", block, ir.Constant(lt.i8p, None)),
+                          "MemoryError", "Unable to allocate {bytes0} for an array with shape "
+                          f"{{tuple1}} and data type {dtype.numpy_dtype}", [[total], list(shape)])
         data = b.gep(block, [ir.Constant(lt.i64, memory.HEADER)])
         return Parts(data, list(shape), strides, block)
 

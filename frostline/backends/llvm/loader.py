@@ -314,7 +314,19 @@ def _shapes_message(template: str, context: int) -> str:
         extents.append(list(dims))
         shapes.append("(" + ",".join(map(str, dims)) + ("," if rank == 1 else "") + ")")
     firsts = {f"n{k}": dims[0] if dims else "" for k, dims in enumerate(extents)}
-    return template.format(*shapes, all=" ".join(shapes), **firsts)
+    sizes = {f"bytes{k}": _size_text(dims[0]) for k, dims in enumerate(extents) if dims}
+    tuples = {f"tuple{k}": str(tuple(dims)) for k, dims in enumerate(extents)}
+    return template.format(*shapes, all=" ".join(shapes), **firsts, **sizes, **tuples)
+
+
+def _size_text(nbytes: int) -> str:
+    """A size as NumPy's MemoryError writes it: ``745. GiB``, ``100 bytes``."""
+    units = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+    k = min(max(nbytes.bit_length() - 1, 1) // 10, len(units) - 1)
+    value = nbytes / (1 << (10 * k))
+    if round(value) >= 1024 and k + 1 < len(units):
+        k, value = k + 1, value / 1024
+    return f"{nbytes} bytes" if k == 0 else f"{value:#.3g} {units[k]}"
 
 
 class ArgumentReporter:
