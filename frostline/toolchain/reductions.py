@@ -123,3 +123,10 @@ def keeps_dims(node: ast.expr | None) -> bool | str:
 
 def keyword(keywords: list[ast.keyword], name: str) -> ast.expr | None:
     return next((k.value for k in keywords if k.arg == name), None)
+
+
+def axis_argument(keywords: list[ast.keyword], extra: list[ast.expr]) -> ast.expr | None:
+    """The axis of a reduction: ``axis=``, or the argument after the operand
+    (``np.sum(a, 0)``, ``a.sum(0)``)."""
+    given = keyword(keywords, "axis")
+    return given if given is not None or not extra else extra[0]

@@ -38,6 +38,10 @@ def two_ellipses(a, out):
     out[...] = a[..., ...]
 
 
+def concatenate_list(a, b):
+    return np.concatenate([a, b])
+
+
 def bool_subtract(a, b, out):
     out[...] = a - b
 
@@ -54,6 +58,7 @@ CASES = [
     (too_many, (np.zeros(3),), "too many indices for array: array is 1-dimensional, but 2 "
      "were indexed", "0, 0"),
     (two_ellipses, (np.zeros(3), np.zeros(3)), "single ellipsis", "..., ..."),
+    (concatenate_list, (np.zeros(2), np.zeros(2)), "write (a, b), not [a, b]", "[a, b]"),
     (bool_subtract, (np.zeros(3, bool), np.zeros(3, bool), np.zeros(3, bool)),
      "numpy boolean subtract", "a - b"),
 ]

@@ -282,3 +282,14 @@ def test_scans(dtype):
         for g, w in zip(jitted(scans)(x), scans(x), strict=True):
             assert g.dtype == w.dtype and g.shape == w.shape
             same(g, w)
+
+
+def positional_axes(a):
+    return np.sum(a, 0), a.max(1), np.cumsum(a, 1), a.mean(0), np.argmax(a, 1)
+
+
+def test_the_axis_may_be_positional():
+    a = sample("float64", (3, 4), seed=9)
+    for g, w in zip(jitted(positional_axes)(a), positional_axes(a), strict=True):
+        assert g.shape == w.shape
+        same(g, w)

@@ -80,13 +80,13 @@ class AxisLowering:
                     t.ArrayType(ty.dtype, len(shape), "A"))
 
     def reduce_axes(self: FunctionLowerer, node: ast.Call, reduction: reductions.Reduction,
-                    tree: Elem, ddof: ir.Value | None) -> ir.Value:
+                    tree: Elem, ddof: ir.Value | None, axis: ast.expr | None) -> ir.Value:
         b = self.builder
         rty = self.type_of(node)
         assert isinstance(rty, t.ArrayType)
         shape = tree.shape
         nd = len(shape)
-        named = reductions.reduced_axes(reductions.keyword(node.keywords, "axis"), nd)
+        named = reductions.reduced_axes(axis, nd)
         axes = tuple(range(nd)) if named is None else named
         keep = reductions.keeps_dims(reductions.keyword(node.keywords, "keepdims")) is True
         assert isinstance(axes, tuple)
@@ -219,7 +219,7 @@ class AxisLowering:
         self.free_scratch(best)
 
     def scan(self: FunctionLowerer, node: ast.Call, reduction: reductions.Reduction,
-             operand: ast.expr) -> ir.Value:
+             operand: ast.expr, extra: list[ast.expr]) -> ir.Value:
         """``np.cumsum``/``np.cumprod``: flattened (C order), or along one axis."""
         b = self.builder
         rty = self.type_of(node)
@@ -228,7 +228,8 @@ class AxisLowering:
         shape = tree.shape
         src = t.concrete(elem_type(tree))
         assert isinstance(src, t.ScalarType)
-        axes = reductions.reduced_axes(reductions.keyword(node.keywords, "axis"), len(shape))
+        axes = reductions.reduced_axes(reductions.axis_argument(node.keywords, extra),
+                                       len(shape))
         total = _product(b, shape)
         out_shape = [total] if axes is None else list(shape)
         value, parts = self.new_array(rty, out_shape, zeroed=False)

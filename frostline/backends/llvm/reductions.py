@@ -70,10 +70,10 @@ class ReductionLowering:
                 return JOIN_LOWERING[name](self, node)
             reduction = reductions.reduction_of(name)
             if reduction is not None:
-                return self.reduce(node, reduction, node.args[0])
+                return self.reduce(node, reduction, node.args[0], node.args[1:])
             scan = reductions.scan_of(name)
             if scan is not None:
-                return self.scan(node, scan, node.args[0])
+                return self.scan(node, scan, node.args[0], node.args[1:])
             if name == "numpy.transpose":
                 return self.transpose(node, node.args[0], node.args[1:])
             if name == "numpy.copy":
@@ -99,17 +99,19 @@ class ReductionLowering:
         if attr == "reshape":
             return self.reshaped(node, base, self.shape_arguments(node.args))
         if attr in reductions.SCANS:
-            return self.scan(node, reductions.SCANS[attr], base)
-        return self.reduce(node, reductions.REDUCTIONS[attr], base)
+            return self.scan(node, reductions.SCANS[attr], base, node.args)
+        return self.reduce(node, reductions.REDUCTIONS[attr], base, node.args)
 
     def reduce(self: FunctionLowerer, node: ast.Call, reduction: reductions.Reduction,
-               operand: ast.expr) -> ir.Value:
+               operand: ast.expr, extra: list[ast.expr]) -> ir.Value:
+        """A reduction of ``operand``; ``extra``: the positional arguments after it."""
         b = self.builder
         ddof_node = next((k.value for k in node.keywords if k.arg == "ddof"), None)
         tree = self.tree(operand)
         ddof = None if ddof_node is None else self.expr(ddof_node)
         if isinstance(self.type_of(node), t.ArrayType):  # over axes, or keepdims
-            return self.reduce_axes(node, reduction, tree, ddof)
+            return self.reduce_axes(node, reduction, tree, ddof,
+                                    reductions.axis_argument(node.keywords, extra))
         src = t.concrete(elem_type(tree))
         assert isinstance(src, t.ScalarType)
         result = self.type_of(node)

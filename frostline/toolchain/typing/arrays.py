@@ -268,6 +268,9 @@ class ArrayTyping:
         params = joins.JOINS[name]
         if len(node.args) > len(params) or any(k.arg not in params for k in node.keywords):
             self.fail(node, f"{short} takes {', '.join(params)} in kernels")
+        if node.args and isinstance(node.args[0], ast.List):
+            self.fail(node.args[0], f"{short} takes a tuple of arrays in kernels: write "
+                      "(a, b), not [a, b] (kernels have no lists)")
         first = self.expr(node.args[0]) if node.args else None
         if isinstance(first, Unknown):
             return UNKNOWN
@@ -314,9 +317,9 @@ class ArrayTyping:
         """A reduction (or a scan) over every element, or over ``axis=`` axes."""
         what = f"{reduction.name}()"
         scan = reduction.name in reductions.SCANS
-        if extra:
-            self.fail(extra[0], f"{what} takes the axis and the rest as keywords "
-                      "(axis=..., keepdims=...) in kernels")
+        if len(extra) > 1 or (extra and reductions.keyword(keywords, "axis") is not None):
+            self.fail(extra[-1], f"{what} takes the axis as its one positional argument "
+                      "after the array, and the rest as keywords (keepdims=...) in kernels")
         allowed = ("axis",) if scan else ("axis", "keepdims") + (
             ("ddof",) if reduction.ddof else ())
         for kw in keywords:
@@ -335,7 +338,7 @@ class ArrayTyping:
             self.fail(operand, f"{what} takes an array, not {ot}")
         result = reductions.result_type(reduction, t.concrete(element_type(ot)))  # type: ignore
         ndim = ot.ndim if isinstance(ot, t.ArrayType) else 0
-        axis_node = reductions.keyword(keywords, "axis")
+        axis_node = reductions.axis_argument(keywords, extra)
         axes = reductions.reduced_axes(axis_node, ndim)
         keep = reductions.keeps_dims(reductions.keyword(keywords, "keepdims"))
         for problem, at in ((axes, axis_node), (keep, node)):
