@@ -297,6 +297,16 @@ class ProgramAST:
             fn.as_text() for fn in self.functions)
 
 
+def constant_index(node: ast.expr) -> int | None:
+    """The value of an integer literal index (``0``, ``-1``), else None."""
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) \
+            and isinstance(node.operand, ast.Constant) and type(node.operand.value) is int:
+        return -node.operand.value
+    return None
+
+
 def dotted_name(node: ast.expr) -> str | None:
     """``np.sqrt`` for ``Attribute(Name('np'), 'sqrt')``, else None."""
     if isinstance(node, ast.Name):

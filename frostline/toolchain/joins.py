@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import ast
 
-from frostline.toolchain.reductions import literal_int, reduced_axes
+from frostline.stages.ast import constant_index
+from frostline.toolchain.reductions import reduced_axes
 
 #: Each function's parameters, in NumPy's order.
 JOINS: dict[str, tuple[str, ...]] = {
@@ -27,7 +28,7 @@ def argument(node: ast.Call, name: str, position: int) -> ast.expr | None:
 def axis_of(node: ast.Call, ndim: int) -> int:
     """The (normalised) axis of a join whose result has ``ndim`` axes; 0 by default."""
     given = argument(node, "axis", 1)
-    k = 0 if given is None else literal_int(given)
+    k = 0 if given is None else constant_index(given)
     assert k is not None
     return k % ndim
 

@@ -13,6 +13,7 @@ import ast
 import attrs
 
 from frostline import types as t
+from frostline.stages.ast import constant_index
 
 
 @attrs.frozen
@@ -84,15 +85,6 @@ def scan_of(qualified: str) -> Reduction | None:
     return SCANS.get(qualified[len("numpy."):])
 
 
-def literal_int(node: ast.expr) -> int | None:
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and \
-            isinstance(node.operand, ast.Constant) and type(node.operand.value) is int:
-        return -node.operand.value
-    return None
-
-
 def reduced_axes(node: ast.expr | None, ndim: int) -> tuple[int, ...] | None | str:
     """The axes an ``axis=`` argument names, normalised and sorted (None: every axis), or
     NumPy's error message.  Axes are integer literals or tuples of them."""
@@ -101,7 +93,7 @@ def reduced_axes(node: ast.expr | None, ndim: int) -> tuple[int, ...] | None | s
     items = node.elts if isinstance(node, ast.Tuple) else [node]
     axes = []
     for item in items:
-        k = literal_int(item)
+        k = constant_index(item)
         if k is None:
             return "axis= takes an integer literal or a tuple of them in kernels"
         if not -ndim <= k < ndim:

@@ -29,6 +29,7 @@ from llvmlite import ir
 from frostline import types as t
 from frostline.backends.llvm import arith, memory, ufuncs
 from frostline.backends.llvm import irtypes as lt
+from frostline.backends.llvm.boxing import byte_extent
 from frostline.backends.llvm.library import SPECIAL
 from frostline.backends.llvm.views import Parts
 from frostline.stages.ast import BuiltinRef
@@ -352,21 +353,8 @@ class ArrayExpressionLowering:
 
     def extent_bytes(self: FunctionLowerer, leaf: Leaf) -> tuple[ir.Value, ir.Value,
                                                                    ir.Value]:
-        """The lowest and one past the highest byte an array touches, and whether it is
-        empty."""
-        b = self.builder
-        zero, one = ir.Constant(lt.i64, 0), ir.Constant(lt.i64, 1)
-        lo: ir.Value = zero
-        hi: ir.Value = ir.Constant(lt.i64, leaf.ty.dtype.itemsize)
-        empty: ir.Value = ir.Constant(lt.i1, 0)
-        for extent, stride in zip(leaf.parts.shape, leaf.parts.strides, strict=True):
-            span = b.mul(b.sub(extent, one), stride)
-            negative = b.icmp_signed("<", span, zero)
-            lo = b.add(lo, b.select(negative, span, zero))
-            hi = b.add(hi, b.select(negative, zero, span))
-            empty = b.or_(empty, b.icmp_signed("<=", extent, zero))
-        base = b.ptrtoint(leaf.parts.data, lt.i64)
-        return b.add(base, lo), b.add(base, hi), empty
+        return byte_extent(self.builder, leaf.parts.data, leaf.parts.shape,
+                           leaf.parts.strides, leaf.ty.dtype.itemsize)
 
     def overlaps(self: FunctionLowerer, a: Leaf, c: Leaf) -> ir.Value:
         b = self.builder

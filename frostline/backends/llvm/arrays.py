@@ -12,7 +12,6 @@ from frostline import types as t
 from frostline.backends.llvm import arith
 from frostline.backends.llvm import irtypes as lt
 from frostline.stages.ast import Constant, GlobalValue
-from frostline.stages.typed import node_key
 from frostline.toolchain.typing.rules import constant_index, dotted_name
 
 if TYPE_CHECKING:
@@ -140,22 +139,8 @@ class ArrayLowering:
         aty = self.type_of(node.value)
         assert isinstance(aty, t.ArrayType)
         exprs = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        b = self.builder
-        result = []
-        for k, index in enumerate(exprs):
-            ity = t.concrete(self.type_of(index))
-            idx = arith.cast(self, self.expr(index), ity, t.int64)
-            extent = b.extract_value(arr, [1, k])
-            known = constant_index(index)
-            never_negative = (known is not None and known >= 0) or \
-                node_key(index) in self.nonnegative  # proved from the loop bounds
-            if ity.kind == "i" and not never_negative:  # type: ignore[union-attr]
-                negative = b.icmp_signed("<", idx, ir.Constant(lt.i64, 0))
-                idx = b.select(negative, b.add(idx, extent), idx)
-            if self.boundscheck:
-                self.raise_if(b.icmp_unsigned(">=", idx, extent), "IndexError",
-                              f"index out of bounds for axis {k}")
-            result.append(idx)
+        result = [self.checked_index(index, self.builder.extract_value(arr, [1, k]), k)
+                  for k, index in enumerate(exprs)]
         return arr, aty, result
 
     def strides(self: FunctionLowerer, arr: ir.Value, aty: t.ArrayType) -> list[ir.Value]:

@@ -202,14 +202,7 @@ class AxisLowering:
         def body(flat: ir.Value) -> None:
             x = self.evaluate(tree)
             current = self.load_element(best_view.address, src)
-            if src.is_float:
-                better = b.or_(b.fcmp_ordered(">" if highest else "<", x, current),
-                               b.and_(b.fcmp_unordered("uno", x, x),
-                                      b.fcmp_ordered("ord", current, current)))
-            elif src.is_signed:
-                better = b.icmp_signed(">" if highest else "<", x, current)
-            else:
-                better = b.icmp_unsigned(">" if highest else "<", x, current)
+            better = self.better(x, current, highest, src)
             index = b.urem(b.udiv(flat, inner), shape[axis])
             self.store_element(best_view.address, b.select(better, x, current), src)
             old = self.load_element(at_view.address, t.int64)

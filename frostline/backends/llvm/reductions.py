@@ -202,6 +202,20 @@ class ReductionLowering:
         self.nest(tree.shape, leaves(tree), body)
         return b.load(acc)
 
+    def better(self: FunctionLowerer, x: ir.Value, current: ir.Value, highest: bool,
+               src: t.ScalarType) -> ir.Value:
+        """Whether ``x`` replaces the best so far in argmax/argmin: strictly beyond it (so
+        the first position wins), or the first nan."""
+        b = self.builder
+        op = ">" if highest else "<"
+        if src.is_float:
+            first_nan = b.and_(b.fcmp_unordered("uno", x, x),
+                               b.fcmp_ordered("ord", current, current))
+            return b.or_(b.fcmp_ordered(op, x, current), first_nan)
+        if src.is_signed:
+            return b.icmp_signed(op, x, current)
+        return b.icmp_unsigned(op, x, current)
+
     def arg_extreme(self: FunctionLowerer, tree: Elem, highest: bool,
                     src: t.ScalarType) -> ir.Value:
         """``argmax``/``argmin``: the first position of the extreme, or of the first nan."""
@@ -214,15 +228,7 @@ class ReductionLowering:
         def body(flat: ir.Value) -> None:
             x = self.evaluate(tree)
             current = b.load(best)
-            if src.is_float:
-                better = b.fcmp_ordered(">" if highest else "<", x, current)
-                first_nan = b.and_(b.fcmp_unordered("uno", x, x),
-                                   b.fcmp_ordered("ord", current, current))
-                better = b.or_(better, first_nan)
-            elif src.is_signed:
-                better = b.icmp_signed(">" if highest else "<", x, current)
-            else:
-                better = b.icmp_unsigned(">" if highest else "<", x, current)
+            better = self.better(x, current, highest, src)
             b.store(b.select(better, x, current), best)
             b.store(b.select(better, flat, b.load(where)), where)
         self.nest(tree.shape, leaves(tree), body)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from frostline import types as t
-from frostline.stages.ast import BuiltinRef, FunctionAST
+from frostline.stages.ast import BuiltinRef, FunctionAST, constant_index
 from frostline.stages.typed import node_key
 from frostline.toolchain import creation, indexing, joins, reductions, ufuncs
 from frostline.toolchain.library import LIBRARY, result_type
@@ -285,7 +285,7 @@ class ArrayTyping:
                           f"{first}")
             ndim = ranks.pop() + (name == "numpy.stack")
             if axis_node is not None and not (
-                    (k := reductions.literal_int(axis_node)) is not None and -ndim <= k < ndim):
+                    (k := constant_index(axis_node)) is not None and -ndim <= k < ndim):
                 self.fail(axis_node, f"{short} takes an integer literal axis in "
                           f"[-{ndim}, {ndim})")
             dtype = first.items[0].dtype  # type: ignore[union-attr]

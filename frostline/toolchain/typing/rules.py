@@ -14,7 +14,14 @@ import numpy as np
 
 from frostline import types as t
 from frostline.errors import CompileError
-from frostline.stages.ast import BuiltinRef, Constant, FunctionAST, TypeRef, dotted_name
+from frostline.stages.ast import (  # noqa: F401 - constant_index is read from here too
+    BuiltinRef,
+    Constant,
+    FunctionAST,
+    TypeRef,
+    constant_index,
+    dotted_name,
+)
 from frostline.toolchain.library import CASTS
 
 
@@ -144,16 +151,6 @@ def can_cast(src: t.Type, dst: t.Type) -> bool:
         return isinstance(src, t.TupleType) and len(src.items) == len(dst.items) and all(
             can_cast(a, b) for a, b in zip(src.items, dst.items, strict=True))
     return src == dst
-
-
-def constant_index(node: ast.expr) -> int | None:
-    """The value of an integer literal index (``0``, ``-1``), else None."""
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) \
-            and isinstance(node.operand, ast.Constant) and type(node.operand.value) is int:
-        return -node.operand.value
-    return None
 
 
 def bind_arguments(fn: FunctionAST, call: ast.Call) -> list[ast.expr | Constant] | str:
