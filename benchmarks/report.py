@@ -27,6 +27,7 @@ from .modes import (
     BatchRow,
     TieredResult,
 )
+from .parallel_report import parallel_errors, parallel_section, parallel_targets
 from .startup import (
     BARE,
     PAIRS,
@@ -449,6 +450,7 @@ def render(
         + batch_targets(results.batch)
         + bound_targets(results.bound)
         + array_targets(results.arrays)
+        + parallel_targets(results.parallel)
     )
     if targets:
         lines += ["## Targets", ""]
@@ -473,6 +475,8 @@ def render(
         lines += bound_section(results.bound) + [""]
     if results.arrays is not None:
         lines += array_section(results.arrays) + [""]
+    if results.parallel is not None:
+        lines += parallel_section(results.parallel) + [""]
 
     lines += ["## Notes", ""]
     notes = list(results.notes)
@@ -557,6 +561,7 @@ def _errors(results: Results) -> list[tuple[str, str]]:
         found.append(("tiered", results.tiered.error))
     for r in results.bound:
         found += [(f"bound / {r.case.key} / {impl}", o.error) for impl, o in r.cells.items()]
+    found += parallel_errors(results.parallel)
     return [(w, m) for w, m in found if m]
 
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .arrays import ArrayResults
     from .bound import BoundRow
     from .modes import BatchRow, TieredResult
+    from .parallel import ParallelResults
     from .startup import StartupRow
 
 IMPLS = ("frostline", "numba", "numpy", "c")
@@ -125,6 +126,7 @@ class Results:
     tiered: TieredResult | None = None
     bound: list[BoundRow] = field(default_factory=list)
     arrays: ArrayResults | None = None
+    parallel: ParallelResults | None = None
     notes: list[str] = field(default_factory=list)
 
 

@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 from frostline.dispatcher import Dispatcher, jit  # noqa: E402
 from frostline.errors import CompileError, IncompatibleTargetError  # noqa: E402
 from frostline.modes import ExecutionMode, FallbackWarning  # noqa: E402
+from frostline.parallel import get_num_threads, prange, set_num_threads  # noqa: E402
 from frostline.stages import Executable  # noqa: E402
 from frostline.stages.executable import BoundCall  # noqa: E402
 from frostline.stats import stats  # noqa: E402
@@ -43,6 +44,7 @@ __all__ = [
     "ArrayType", "BoundCall", "CacheWarning", "CompileError", "DiskCache", "Dispatcher",
     "Executable", "ExecutionMode", "FallbackWarning", "IncompatibleTargetError", "ScalarType",
     "Signature",
-    "bool_", "float32", "float64", "int8", "int16", "int32", "int64", "jit", "stats",
+    "bool_", "float32", "float64", "get_num_threads", "int8", "int16", "int32", "int64", "jit",
+    "prange", "set_num_threads", "stats",
     "typeof", "uint8", "uint16", "uint32", "uint64",
 ]

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from frostline import parallel
 from frostline import types as fltypes
 from frostline.errors import CompileError, register_exception
 from frostline.stages.ast import (
@@ -51,6 +52,7 @@ _KNOWN_OBJECTS = [(getattr(_MODULES[m], n), f"{m}.{n}")
 _KNOWN: dict[int, str] = {}
 for _obj, _name in _KNOWN_OBJECTS:
     _KNOWN.setdefault(id(_obj), _name)
+_KNOWN[id(parallel.prange)] = "frostline.prange"
 
 
 def _builtin_name(obj: object) -> str | None:

@@ -121,7 +121,7 @@ class CachedStep(Generic[S, Out]):
 
 #: The version of what compiled code and the Python side agree on (the array struct, the
 #: error reporter's arguments, the runtime record); a change makes every key new.
-ABI = 2
+ABI = 3
 
 
 def version_salt(target_fingerprint: str, toolchain_versions: str) -> str:

@@ -26,9 +26,11 @@ from frostline.backends.llvm.joins import JoinLowering
 from frostline.backends.llvm.loops import Loop, LoopLowering
 from frostline.backends.llvm.memory import Runtime, runtime_record
 from frostline.backends.llvm.ownership import OwnershipLowering, holds_arrays, manages_memory
+from frostline.backends.llvm.prange import ParallelLowering
 from frostline.backends.llvm.raising import RaisingLowering
 from frostline.backends.llvm.reductions import ReductionLowering
 from frostline.backends.llvm.shapes import ShapeLowering
+from frostline.backends.llvm.tasks import Tasks
 from frostline.backends.llvm.views import ViewLowering
 from frostline.errors import CompileError
 from frostline.stages.ast import ArrayConstant, Constant, FunctionAST
@@ -64,6 +66,7 @@ class ModuleLowerer:
         self.arrays: dict[str, ir.GlobalVariable] = {}
         self.functions: dict[str, ir.Function] = {}
         self.recursive = recursive_symbols(typed)
+        self._tasks: Tasks | None = None
         for fn in typed.functions:
             llfn = ir.Function(self.module, lt.function(fn.return_type, fn.arg_types),
                                name=fn.symbol)
@@ -74,7 +77,16 @@ class ModuleLowerer:
         program = self.typed.closure.program
         for fn in self.typed.functions:
             FunctionLowerer(self, fn, program.function(fn.fid)).lower()
+        if self._tasks is not None:
+            self._tasks.export_worker()
         return self.module
+
+    @property
+    def tasks(self) -> Tasks:
+        """The thread-pool runtime (``tasks``), emitted into the module on first use."""
+        if self._tasks is None:
+            self._tasks = Tasks(self.module, self.runtime.symbol, self.extern)
+        return self._tasks
 
     def error_number(self, module: str, qualname: str, message: str,
                      detail: str = "") -> int:
@@ -167,7 +179,8 @@ def recursive_symbols(typed: TypedProgram) -> frozenset[str]:
 
 class FunctionLowerer(ArrayLowering, ViewLowering, ArrayExpressionLowering, ReductionLowering,
                       AxisLowering, CreationLowering, ShapeLowering, JoinLowering,
-                      CallLowering, LoopLowering, OwnershipLowering, RaisingLowering):
+                      CallLowering, LoopLowering, ParallelLowering, OwnershipLowering,
+                      RaisingLowering):
     """Emits one typed function instance: statements and scalar expressions here; array
     access, views, array expressions, reductions, calls and loops in the mixins of
     ``arrays``, ``views``, ``arrayexpr``, ``reductions``, ``calls`` and ``loops``."""

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from frostline import parallel
 from frostline import types as t
 from frostline.backends.llvm import callcontext, sharedlib
 from frostline.backends.llvm.bound import Binder
@@ -232,10 +233,13 @@ def _load_with_orc(code: ObjectCode) -> OrcLibrary:
 
 def _fill_runtime(library: LoadedLibrary, abi: EntryABI) -> None:
     """Point the library's runtime record (``memory``) at this process's allocation
-    counters and NumPy's C API table."""
-    record = (ctypes.c_void_p * 2).from_address(library.address(abi.runtime_symbol))
+    counters, NumPy's C API table and, in a library with parallel loops, the thread
+    pool (``frostline.parallel``)."""
+    record = (ctypes.c_void_p * 4).from_address(library.address(abi.runtime_symbol))
     record[0] = ctypes.addressof(NATIVE)
     record[1] = _numpy_api()
+    if record[3]:  # parallel loops: the process's pool (its threads may run this library)
+        record[2] = parallel.pool_for(record[3], library)
 
 
 @functools.cache
@@ -301,7 +305,8 @@ class ErrorReporter:
 def _shapes_message(template: str, context: int) -> str:
     """A message with the array shapes a kernel left in its call's context (``stack``):
     a count, then each shape as its rank and extents."""
-    words = (ctypes.c_int64 * callcontext.CONTEXT_WORDS).from_address(context)[1:]
+    words = (ctypes.c_int64 * callcontext.CONTEXT_WORDS).from_address(
+        context)[callcontext.PAYLOAD:]
     shapes: list[str] = []
     extents: list[list[int]] = []
     at = 1

@@ -12,6 +12,7 @@ from frostline import types as t
 from frostline.backends.llvm import arith
 from frostline.backends.llvm import irtypes as lt
 from frostline.backends.llvm.views import Parts
+from frostline.toolchain import prange
 from frostline.toolchain.typing.rules import constant_index
 
 if TYPE_CHECKING:
@@ -70,6 +71,9 @@ class LoopLowering:
             return
         call = node.iter
         assert isinstance(call, ast.Call)
+        if prange.is_prange(self.fn, node):
+            self.parallel_loop(node)
+            return
         args = [arith.cast(self, self.expr(a), self.type_of(a), t.int64) for a in call.args]
         self.end_statement()  # the range's temporaries
         zero, one = ir.Constant(lt.i64, 0), ir.Constant(lt.i64, 1)

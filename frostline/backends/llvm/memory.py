@@ -11,6 +11,9 @@ loader fills when it loads the code: the process-wide allocation counters
 (``fl.stats()['arrays_live']``) and NumPy's C API table.  Until then the
 record points at counters of the library's own, so the code never reads null.
 
+Reference counts change atomically: the tasks of a parallel loop (``tasks``)
+take and drop references to the arrays they share from several threads.
+
 An array returned to Python becomes an ``ndarray`` over the block, with no
 copy: its base is a capsule that owns the block's reference, and whose
 destructor (``fl.rt.release``) drops it.  The capsule also holds the
@@ -30,8 +33,12 @@ from frostline.backends.llvm import irtypes as lt
 HEADER = 64
 #: The counters: live blocks, live bytes, blocks ever allocated.
 COUNTERS = 3
-#: The runtime record: a pointer to the counters, a pointer to NumPy's API table.
-RUNTIME = ir.LiteralStructType([lt.i64.as_pointer(), lt.i8p.as_pointer()])
+#: The runtime record: a pointer to the counters, a pointer to NumPy's API table, the
+#: process's thread pool (``tasks``; null until the loader fills it) and this library's
+#: pool worker function (null in a library without parallel loops).
+RUNTIME = ir.LiteralStructType([lt.i64.as_pointer(), lt.i8p.as_pointer(), lt.i8p, lt.i8p])
+#: The fields of the runtime record.
+POOL, WORKER = 2, 3
 
 
 def runtime_record(module: ir.Module, symbol: str) -> ir.GlobalVariable:
@@ -45,7 +52,8 @@ def runtime_record(module: ir.Module, symbol: str) -> ir.GlobalVariable:
     record = ir.GlobalVariable(module, RUNTIME, name=symbol)
     record.initializer = ir.Constant(RUNTIME, [
         own.gep([ir.Constant(lt.i32, 0), ir.Constant(lt.i32, 0)]),
-        ir.Constant(lt.i8p.as_pointer(), None)])
+        ir.Constant(lt.i8p.as_pointer(), None), ir.Constant(lt.i8p, None),
+        ir.Constant(lt.i8p, None)])
     return record
 
 
@@ -135,7 +143,7 @@ class Runtime:
         b.cbranch(b.icmp_unsigned("==", owner, ir.Constant(lt.i8p, None)), done, some)
         b.position_at_end(some)
         count = b.bitcast(owner, lt.i64.as_pointer())
-        b.store(b.add(b.load(count), ir.Constant(lt.i64, 1)), count)
+        b.atomic_rmw("add", count, ir.Constant(lt.i64, 1), "monotonic")
         b.branch(done)
         b.position_at_end(done)
         b.ret_void()
@@ -154,9 +162,8 @@ class Runtime:
         b.cbranch(b.icmp_unsigned("==", owner, ir.Constant(lt.i8p, None)), done, some)
         b.position_at_end(some)
         count = b.bitcast(owner, lt.i64.as_pointer())
-        left = b.sub(b.load(count), ir.Constant(lt.i64, 1))
-        b.store(left, count)
-        b.cbranch(b.icmp_signed("==", left, ir.Constant(lt.i64, 0)), last, done)
+        before = b.atomic_rmw("sub", count, ir.Constant(lt.i64, 1), "acq_rel")
+        b.cbranch(b.icmp_signed("==", before, ir.Constant(lt.i64, 1)), last, done)
         b.position_at_end(last)
         nbytes = b.load(b.gep(count, [ir.Constant(lt.i64, 1)]))
         self._count(b, 0, ir.Constant(lt.i64, -1))

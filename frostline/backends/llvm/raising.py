@@ -58,7 +58,7 @@ class RaisingLowering:
             words = words[:callcontext.PAYLOAD_WORDS]
             ctx = b.bitcast(self.stack_base, lt.i64.as_pointer())
             for k, word in enumerate(words):
-                b.store(word, b.gep(ctx, [ir.Constant(lt.i64, 1 + k)]))
+                b.store(word, b.gep(ctx, [ir.Constant(lt.i64, callcontext.PAYLOAD + k)]))
             number = self.mod.error_number("builtins", exc, template, "shapes")
             self.leave(ir.Constant(lt.i32, number))
         b.position_at_end(ok)

@@ -210,6 +210,9 @@ class CallEmitter:
         self.context = self.alloca(ir.ArrayType(lt.i64, callcontext.CONTEXT_WORDS))
         limit = b.gep(self.context, [ir.Constant(lt.i32, 0), ir.Constant(lt.i32, 0)])
         b.store(ir.Constant(lt.i64, 0), limit)
+        flags = b.gep(self.context, [ir.Constant(lt.i32, 0),
+                                     ir.Constant(lt.i32, callcontext.FLAGS)])
+        b.store(ir.Constant(lt.i64, 0), flags)
         stack_base = b.bitcast(limit, lt.i8p)
         status = b.call(kernel, [out, stack_base, *args])
         if release_gil:

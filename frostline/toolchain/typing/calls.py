@@ -89,8 +89,9 @@ class CallTyping:
         return target
 
     def call_builtin(self, node: ast.Call, name: str) -> MaybeType:
-        if name == "builtins.range":
-            self.fail(node, "range() can only be used as the iterable of a for loop")
+        if name in ("builtins.range", "frostline.prange"):
+            what = name.split(".")[1]
+            self.fail(node, f"{what}() can only be used as the iterable of a for loop")
         if name in ARRAY_NAMES:
             return self.array_function(node, name)  # type: ignore[attr-defined]
         if node.keywords:

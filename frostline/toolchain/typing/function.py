@@ -19,6 +19,7 @@ from frostline.stages.ast import (
     Unsupported,
 )
 from frostline.stages.typed import node_key
+from frostline.toolchain import prange
 from frostline.toolchain.typing.arrays import METHODS, ArrayTyping
 from frostline.toolchain.typing.calls import CallTyping
 from frostline.toolchain.typing.constants import ConstantTyping
@@ -41,6 +42,10 @@ from frostline.toolchain.typing.rules import (
 
 if TYPE_CHECKING:
     from frostline.toolchain.typing.program import ProgramTyper, _Instance
+
+#: The iterables of counting loops, and their names in messages.
+RANGES = {"builtins.range": "range", prange.NAME: "prange"}
+
 
 _UNSUPPORTED_STATEMENTS = {
     ast.FunctionDef: "nested function definitions", ast.AsyncFunctionDef: "async functions",
@@ -233,17 +238,20 @@ class FunctionTyper(CallTyping, ConstantTyping, ArrayTyping, CreationTyping):
         it = node.iter
         name = dotted_name(it.func) if isinstance(it, ast.Call) else None
         ref = self.fn.lookup(name) if name and not self.is_local(name) else None
-        if not (isinstance(ref, BuiltinRef) and ref.name == "builtins.range"):
+        if not (isinstance(ref, BuiltinRef) and ref.name in RANGES):
             self.array_loop(node)
             return
         assert isinstance(it, ast.Call)
+        what = RANGES[ref.name]
         if it.keywords or not 1 <= len(it.args) <= 3:
-            self.fail(it, "range() takes 1 to 3 positional arguments")
+            self.fail(it, f"{what}() takes 1 to 3 positional arguments")
         for arg in it.args:
             at = self.expr(arg)
             if not isinstance(at, Unknown) and not (
                     isinstance(at, (t.ScalarType, t.WeakType)) and at.kind in "iub"):
-                self.fail(arg, f"range() arguments must be integers, not {at}")
+                self.fail(arg, f"{what}() arguments must be integers, not {at}")
+        if ref.name == prange.NAME:
+            prange.analyse(self.fn, node)  # independent iterations, or a CompileError
         if not isinstance(node.target, ast.Name):
             self.fail(node.target, "the loop variable must be a plain name")
         self.exprs[node_key(it)] = t.int64
