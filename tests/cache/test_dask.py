@@ -229,3 +229,27 @@ def test_array_code_runs_on_workers_and_returns_arrays(client: Any,
         assert isinstance(result, np.ndarray)
         np.testing.assert_allclose(result, [0.25, 0.75])
     assert _compiled_since(client, before) == dict.fromkeys(workers, 0)
+
+
+def _exec_parallel_sum() -> fl.Dispatcher:
+    return _define("""
+        @fl.jit
+        def parallel_sum(m):
+            s = 0.0
+            for i in fl.prange(m.shape[0]):
+                for j in range(m.shape[1]):
+                    s += m[i, j]
+            return s
+    """)["parallel_sum"]
+
+
+def test_parallel_kernels_run_on_workers_without_compiling(client: Any,
+                                                           workers: list[str]) -> None:
+    """Each worker process starts its own thread pool from code that arrived compiled."""
+    exe = _exec_parallel_sum().compile("float64[:, ::1]")
+    m = np.arange(600.0).reshape(100, 6)
+    want = exe(m)
+    before = client.run(fl.stats)
+    results = _run_on_each(client, workers, exe, m)
+    assert results == [want] * len(workers) and want == m.sum()
+    assert _compiled_since(client, before) == dict.fromkeys(workers, 0)
