@@ -28,7 +28,8 @@ from frostline.backends.llvm import arith
 from frostline.backends.llvm import irtypes as lt
 from frostline.backends.llvm.library import SPECIAL
 from frostline.backends.llvm.ownership import holds_arrays
-from frostline.backends.llvm.tasks import TASK, TaskArray
+from frostline.backends.llvm.taskabi import TASK
+from frostline.backends.llvm.tasks import TaskArray
 from frostline.stages.typed import node_key
 from frostline.toolchain import prange
 from frostline.toolchain.typing.rules import constant_index
