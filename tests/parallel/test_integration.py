@@ -133,3 +133,20 @@ def test_background_compilation():
     while not f.signatures and time.monotonic() < deadline:  # tiered up
         time.sleep(0.01)
     assert f.signatures and f(M) == serial_row_total(M)
+
+
+def unit_axpy(a, x, y, out):
+    for i in prange(x.shape[0]):
+        out[i] = a * x[i] + y[i]
+
+
+def test_the_outlined_loop_vectorises_like_the_serial_one():
+    """A chunk's loop runs a constant unit step, so LLVM vectorises it (the 1-thread
+    cost of a prange kernel is the serial one's)."""
+    import re
+
+    sig = "float64, float64[::1], float64[::1], float64[::1]"
+    ir = fl.jit(unit_axpy).stages(sig).optimized.llvm_ir
+    tasks = [f for f in re.split(r"\ndefine ", ir) if ".prange." in f.split("(")[0]]
+    assert len(tasks) == 1
+    assert re.search(r"<\d+ x double>", tasks[0]), tasks[0][:2000]

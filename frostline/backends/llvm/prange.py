@@ -225,7 +225,8 @@ class ParallelLowering:
         target = node.target
         if known_step in (1, -1):
             sign = b.add if known_step == 1 else b.sub
-            task.range_loop(chunk, sign(start, lo), sign(start, hi), step, known_step,
+            task.range_loop(chunk, sign(start, lo), sign(start, hi),
+                            ir.Constant(lt.i64, known_step), known_step,
                             lambda i: task.store(target, i, t.int64))
         else:
             task.range_loop(chunk, lo, hi, ir.Constant(lt.i64, 1), 1,

@@ -13,10 +13,14 @@ from frostline.backends.llvm import irtypes as lt
 
 # --- a task array: i64 words in the starting function's frame ------------------------
 LINK, FN, ENV, NTASKS, RESULTS, RESULT_SIZE, PUBLISHED, LOCK = range(8)
-CLAIM, ACTIVE, STOP, FAILED, STATUS = range(8, 13)  # the contended words: a line apart
+CLAIM, ACTIVE, STOP, FAILED, STATUS, GUIDE = range(8, 14)  # contended: a line apart
 PAYLOAD = 16
 WORDS = PAYLOAD + callcontext.PAYLOAD_WORDS
 TASK_ARRAY = ir.ArrayType(lt.i64, WORDS)
+#: A claim takes 1/(GUIDE_PER_THREAD * threads) of the tasks left: large enough
+#: early runs keep neighbouring chunks on one thread, small enough that an
+#: expensive run cannot hold the others up (an unbalanced loop, Mandelbrot's rows).
+GUIDE_PER_THREAD = 8
 #: ``i32 task(i8* env, i64 k, i8* result, i8* ctx)``: 0 or an error number.
 TASK = ir.FunctionType(lt.i32, [lt.i8p, lt.i64, lt.i8p, lt.i8p])
 

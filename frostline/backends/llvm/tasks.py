@@ -16,8 +16,9 @@ and returns the status of the lowest task that failed (0 if none did), whose
 error payload it copies into the caller's context; ``result(k)`` is the
 address of task ``k``'s return value.
 
-Tasks are claimed one at a time through an atomic counter (dynamic
-scheduling).  A failing task stops its thread, and every thread stops at its
+Tasks are claimed through an atomic counter (dynamic scheduling), each
+claim a share of the tasks left (guided: long runs of neighbouring tasks
+first, single ones last).  A failing task stops its thread, and every thread stops at its
 next claim.  Tasks started from a task (a parallel loop inside a parallel
 loop, directly or in a callee: the context's ``NESTED`` flag says so), tasks
 of arrays with one task, and every task when the thread count is 1 run on
@@ -46,6 +47,8 @@ from frostline.backends.llvm.taskabi import (
     FN,
     FUTEX_WAIT,
     FUTEX_WAKE,
+    GUIDE,
+    GUIDE_PER_THREAD,
     LINK,
     LOCK,
     NTASKS,
@@ -164,7 +167,8 @@ class Tasks(WorkerRuntime):
 
     def run_tasks(self) -> ir.Function:
         """``fl.par.run(ta, ctx)``: claim and run tasks until none is left or one failed;
-        a failure is recorded if its task is the lowest so far."""
+        a failure is recorded if its task is the lowest so far.  A claim takes
+        1/GUIDE of the tasks left (at least one); unpublished, GUIDE is 1: all of them."""
         name = "fl.par.run"
         if name in self.functions:
             return self.functions[name]
@@ -175,17 +179,37 @@ class Tasks(WorkerRuntime):
         n = b.load(word(b, ta, NTASKS))
         results = b.load(word(b, ta, RESULTS))
         size = b.load(word(b, ta, RESULT_SIZE))
+        guide = b.load(word(b, ta, GUIDE))
         head, out = self.loop(fn, b, "claim")
-        go, run, failed = (fn.append_basic_block(x) for x in ("go", "run", "failed"))
+        go, take, batch, run, failed = (fn.append_basic_block(x) for x in (
+            "go", "take", "batch", "run", "failed"))
         b.cbranch(b.icmp_unsigned("!=", load(b, word(b, ta, STOP), "monotonic"), const(0)),
                   out, go)
+        # Guided claims: a share of what is left (at least one task), so threads take
+        # long runs of neighbouring tasks first and single ones at the end.
         b.position_at_end(go)
-        k = b.atomic_rmw("add", word(b, ta, CLAIM), const(1), "monotonic")
-        b.cbranch(b.icmp_unsigned("<", k, n), run, out)
+        first = load(b, word(b, ta, CLAIM), "monotonic")
+        b.cbranch(b.icmp_unsigned("<", first, n), take, out)
+        b.position_at_end(take)
+        share = b.udiv(b.sub(n, first), guide)
+        share = b.select(b.icmp_unsigned("==", share, const(0)), const(1), share)
+        end = b.add(first, share)
+        got = b.cmpxchg(word(b, ta, CLAIM), first, end, "monotonic", "monotonic")
+        b.cbranch(b.extract_value(got, 1), batch, head)
+        b.position_at_end(batch)
+        k = b.phi(lt.i64)
+        k.add_incoming(first, take)
+        more = fn.append_basic_block("batch.more")
+        b.cbranch(b.icmp_unsigned("<", k, end), more, head)
+        b.position_at_end(more)
+        stopped = b.and_(b.icmp_unsigned("!=", k, first), b.icmp_unsigned(
+            "!=", load(b, word(b, ta, STOP), "monotonic"), const(0)))
+        b.cbranch(stopped, out, run)
         b.position_at_end(run)
         result = b.inttoptr(b.add(results, b.mul(k, size)), lt.i8p)
         status = b.call(task, [env, k, result, ctx])
-        b.cbranch(b.icmp_signed("==", status, const(0, lt.i32)), head, failed)
+        k.add_incoming(b.add(k, const(1)), run)
+        b.cbranch(b.icmp_signed("==", status, const(0, lt.i32)), batch, failed)
         b.position_at_end(failed)
         self.record_failure(fn, b, ta, ctx, k, status)
         store(b, const(1), word(b, ta, STOP))
@@ -254,6 +278,7 @@ class Tasks(WorkerRuntime):
         workers = b.call(self.ensure_pool(), [block, wanted])
         b.cbranch(b.icmp_signed("<", workers, const(1)), inline, publish)
         b.position_at_end(publish)
+        b.store(b.mul(wanted, const(GUIDE_PER_THREAD)), word(b, ta, GUIDE))  # before publishing
         b.call(self.lock(), [word(b, block, pool.MUTEX)])
         b.store(b.load(word(b, block, pool.HEAD)), word(b, ta, LINK))
         store(b, b.ptrtoint(ta, lt.i64), word(b, block, pool.HEAD), "seq_cst")
@@ -397,7 +422,7 @@ class TaskArray:
                          (ENV, b.ptrtoint(env, lt.i64)), (NTASKS, n), (RESULTS, results),
                          (RESULT_SIZE, size), (PUBLISHED, const(0)), (LOCK, const(0)),
                          (CLAIM, const(0)), (ACTIVE, const(0)), (STOP, const(0)), (FAILED, n),
-                         (STATUS, const(0))):
+                         (STATUS, const(0)), (GUIDE, const(1))):
             b.store(value, word(b, ta, k))
         b.call(self.tasks.start(), [ta, self.lowerer.stack_base])
 
