@@ -164,8 +164,8 @@ def pool_for(worker: int, library: object) -> int:
 def pool_state() -> dict[str, int]:
     """What the pool block says (for tests): threads wanted, workers started, and the
     process the pool runs in (0 before its first launch)."""
+    wanted = get_num_threads()
     with _lock:
         if _pool is None:
-            return {"wanted": get_num_threads() if _threads is None else _threads,
-                    "started": 0, "pid": 0}
+            return {"wanted": wanted, "started": 0, "pid": 0}
         return {"wanted": _pool[WANTED], "started": _pool[STARTED], "pid": _pool[READY_PID]}

@@ -26,9 +26,10 @@ the calling thread, in order, with no pool.
 
 The pool (``frostline.parallel``) is one block per process; its workers start
 on the first launch that needs them, spin a while when out of work, then
-sleep on a futex of their own, which a launch wakes.  All of it (futex,
-mutex, workers, claims) is in this module; the compiled code needs only
-pthreads and ``syscall`` from libc.
+sleep on a futex of their own, which a launch wakes (``workers``).  All of
+it (futex, mutex, workers, claims) is emitted here, in ``workers`` and with
+the layout of ``taskabi``; the compiled code needs only pthreads and
+``syscall`` from libc.  docs/parallel.md describes the whole.
 """
 
 from __future__ import annotations
