@@ -65,6 +65,25 @@ def test_the_lowest_iterations_message_payload():
     assert out[0] == 6.0
 
 
+def slow_unless_first(out, work):
+    for i in prange(out.shape[0]):
+        if i == 0:
+            raise ValueError("first")
+        acc = 0.0
+        for j in range(work):
+            acc += j * 0.5
+        out[i] = acc
+
+
+def test_an_exception_stops_the_other_tasks():
+    """Iteration 0 raises at once; the other threads stop at their next chunk, so most of
+    the 256 slow iterations never run."""
+    out = np.zeros(256)
+    with pytest.raises(ValueError, match="first"):
+        jitted(slow_unless_first)(out, 200_000)
+    assert np.count_nonzero(out) < 128
+
+
 def test_a_raising_loop_leaves_no_array_alive():
     before = fl.stats()["arrays_live"]
     with pytest.raises(ValueError):
