@@ -144,30 +144,10 @@ def run_script(body: str, env: dict[str, str] | None = None, timeout: float = 12
         import os, sys, threading, time
         import numpy as np
         import frostline as fl
-        from frostline import prange
+        from tests.parallel import kernels
 
-        def mandel(rows, cols, limit, out):
-            for y in prange(rows):
-                ci = -1.2 + 2.4 * y / rows
-                for x in range(cols):
-                    cr = -2.0 + 3.0 * x / cols
-                    zr = 0.0
-                    zi = 0.0
-                    k = 0
-                    while k < limit and zr * zr + zi * zi < 4.0:
-                        zr, zi = zr * zr - zi * zi + cr, 2.0 * zr * zi + ci
-                        k += 1
-                    out[y, x] = k
-            return out
-
-        def total(m):
-            s = 0.0
-            for i in prange(m.shape[0]):
-                for j in range(m.shape[1]):
-                    s += m[i, j]
-            return s
-        mandel = fl.jit(cache=False)(mandel)
-        total = fl.jit(cache=False)(total)
+        mandel = fl.jit(cache=False)(kernels.mandelbrot)
+        total = fl.jit(cache=False)(kernels.sum_2d)
     ''') + textwrap.dedent(body)
     full_env = {**os.environ, "PYTHONPATH": PACKAGE_ROOT, **(env or {})}
     with tempfile.TemporaryDirectory() as where:
@@ -188,17 +168,17 @@ def test_thread_count_from_the_environment():
 def test_a_forked_child_starts_a_fresh_pool():
     done = run_script('''
         m = np.ones((300, 10))
-        assert total(m) == 3000.0          # the parent's pool is running
+        assert total(m) == 451500.0          # the parent's pool is running
         busy = threading.Thread(target=lambda: [total(m) for _ in range(300)])
         busy.start()                       # and busy in another thread at the fork
         pid = os.fork()
         if pid == 0:
-            ok = total(m) == 3000.0 and fl.parallel.pool_state()["pid"] == os.getpid()
+            ok = total(m) == 451500.0 and fl.parallel.pool_state()["pid"] == os.getpid()
             os._exit(0 if ok else 3)
         _, status = os.waitpid(pid, 0)
         busy.join()
         assert os.waitstatus_to_exitcode(status) == 0, status
-        assert total(m) == 3000.0
+        assert total(m) == 451500.0
         print("ok")
     ''', {"FROSTLINE_NUM_THREADS": "4"}, timeout=60)
     assert done.stdout.strip() == "ok", done.stderr

@@ -325,6 +325,12 @@ def load_kernel(tmp_path, source):
 @pytest.mark.parametrize("source, signature, message",
                          [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_compile_error_points_at_the_problem(tmp_path, source, signature, message):
+    check_error(tmp_path, source, signature, message)
+
+
+def check_error(tmp_path, source, signature, message):
+    """Compiling the kernel in ``source`` raises a CompileError with ``message``, pointing
+    at the text after ``# error: `` on its marked line (if one is)."""
     kernel, path = load_kernel(tmp_path, source)
     with pytest.raises(fl.CompileError) as info:
         fl.jit(kernel).compile(signature)

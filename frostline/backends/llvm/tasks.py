@@ -93,6 +93,10 @@ class Tasks(WorkerRuntime):
             ir.Function, ir.IRBuilder]:
         fn = ir.Function(self.module, ir.FunctionType(ret, args), name=name)
         fn.linkage = "internal"
+        # Not optimised: written as it should run, it gains little from O3, which would
+        # cost every parallel kernel's compilation most of its time.
+        fn.attributes.add("noinline")
+        fn.attributes.add("optnone")
         self.functions[name] = fn
         return fn, ir.IRBuilder(fn.append_basic_block("entry"))
 
