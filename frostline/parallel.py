@@ -54,6 +54,15 @@ def prange(*args: int) -> range:
 
 
 _lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    """A forked child has only the forking thread: a lock another one held stays held."""
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 _threads: int | None = None
 #: The pool block and the library whose worker function its threads run.
 _pool: ctypes.Array[ctypes.c_int64] | None = None

@@ -120,7 +120,8 @@ class CachedStep(Generic[S, Out]):
 
 
 #: The version of what compiled code and the Python side agree on (the array struct, the
-#: error reporter's arguments, the runtime record); a change makes every key new.
+#: error reporter's arguments and the call's context, the runtime record, the thread
+#: pool's block and task arrays); a change makes every key new.
 ABI = 3
 
 
