@@ -171,10 +171,14 @@ def pool_for(worker: int, library: object) -> int:
 
 
 def pool_state() -> dict[str, int]:
-    """What the pool block says (for tests): threads wanted, workers started, and the
-    process the pool runs in (0 before its first launch)."""
+    """What the pool block says (for tests): threads wanted, workers started, how many
+    of them sleep, and the process the pool runs in (0 before its first launch)."""
     wanted = get_num_threads()
     with _lock:
         if _pool is None:
-            return {"wanted": wanted, "started": 0, "pid": 0}
-        return {"wanted": _pool[WANTED], "started": _pool[STARTED], "pid": _pool[READY_PID]}
+            return {"wanted": wanted, "started": 0, "sleeping": 0, "pid": 0}
+        started = _pool[STARTED]
+        sleeping = sum(1 for k in range(started)
+                       if _pool[HEADER_WORDS + k * SLOT_WORDS + SLEEPING])
+        return {"wanted": _pool[WANTED], "started": started, "sleeping": sleeping,
+                "pid": _pool[READY_PID]}

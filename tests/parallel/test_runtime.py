@@ -119,6 +119,34 @@ def test_workers_start_at_a_launch_for_the_threads_wanted():
     assert (out == 8.0).all()
 
 
+def two_slow_rows(out, work):
+    for i in prange(2):  # a loop in the body: two chunks
+        acc = 0.0
+        for j in range(work):
+            acc += j * 0.5
+        out[i] = acc
+
+
+def test_a_launch_wakes_only_as_many_workers_as_it_has_chunks():
+    fl.set_num_threads(5)
+    out = np.zeros(2)
+    f = jitted(two_slow_rows)
+    f(out, 10)
+    jitted(k.row_sums)(np.ones((64, 4)), np.zeros(64))  # all 4 workers started
+    deadline = time.monotonic() + 10
+    while parallel.pool_state()["sleeping"] < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)  # past their spin
+    assert parallel.pool_state()["sleeping"] == 4
+    thread = threading.Thread(target=f, args=(out, 30_000_000))
+    thread.start()
+    fewest = 4
+    while thread.is_alive():
+        fewest = min(fewest, parallel.pool_state()["sleeping"])
+    thread.join()
+    assert fewest >= 3, "a two-chunk launch woke more than one worker"
+    assert out[0] == out[1] > 0
+
+
 def test_cgroup_quota(tmp_path):
     member = tmp_path / "cgroup"
     member.write_text("0::/job\n")
