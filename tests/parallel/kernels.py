@@ -207,3 +207,10 @@ def maybe_captured(x, flag):
     for i in prange(x.shape[0]):
         s += x[i] * scale
     return s
+
+
+def serial_caller(m, out):
+    """A serial loop calling a function whose prange runs on the pool."""
+    for i in range(m.shape[0]):
+        out[i] = helper_sum(m[i])
+    return out

@@ -123,6 +123,8 @@ def test_nested_prange_and_callee():
     m = values("float64", 60 * 70, 9).reshape(60, 70)
     check(k.nested_prange, m, exact=False)
     check(k.through_callee, m, np.zeros(60), exact=False)
+    wide = values("float64", 3 * 50_000, 17).reshape(3, 50_000)
+    check(k.serial_caller, wide, np.zeros(3), exact=False)
 
 
 def test_3d_and_stencil():
