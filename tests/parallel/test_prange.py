@@ -194,3 +194,41 @@ def test_prange_outside_a_kernel_is_range():
     assert fl.prange(1, 10, 4) == range(1, 10, 4)
     with pytest.raises(ValueError):
         fl.prange(0, 1, 0)
+
+
+REDUCTIONS = [k.total, k.difference, k.product, k.lowest, k.highest, k.bits_or, k.bits_and,
+              k.bits_xor]
+
+
+@st.composite
+def reduction_cases(draw):
+    fn = draw(st.sampled_from(REDUCTIONS))
+    kinds = INTS if fn in (k.bits_or, k.bits_and, k.bits_xor) else INTS + FLOATS
+    dtype = draw(st.sampled_from(kinds))
+    n = draw(st.sampled_from([1, 2, 4095, 4097, 9000, 70_000]))
+    seed = draw(st.integers(0, 2**16))
+    x = values(dtype, n, seed)
+    if fn is k.product and dtype in FLOATS:  # near 1: no overflow that order could change
+        x = (1 + (x - x.mean()) * 1e-4).astype(dtype)
+    if dtype in FLOATS and draw(st.booleans()):  # edge values at random places
+        rng = np.random.default_rng(seed)
+        edges = [np.inf, -np.inf, -0.0, 0.0, np.finfo(dtype).tiny]
+        if fn in (k.lowest, k.highest):  # (a sum's overflow depends on its order)
+            edges.append(np.finfo(dtype).max)
+        if fn is not k.highest:  # max(e, s) with nan depends on order: documented
+            edges.append(np.nan)
+        x[rng.integers(0, n, 5)] = rng.choice(edges, 5)
+    if dtype in INTS and draw(st.booleans()):  # the type's extremes: sums wrap
+        info = np.iinfo(dtype)
+        x[::97] = info.max
+        x[1::89] = info.min
+    return fn, x
+
+
+@given(reduction_cases())
+@settings(max_examples=60, deadline=None)
+def test_reductions_hypothesis(case):
+    fn, x = case
+    exact = x.dtype.kind != "f" or fn in (k.lowest, k.highest)
+    with np.errstate(all="ignore"):
+        check(fn, x, exact=exact)
