@@ -133,17 +133,19 @@ def test_a_launch_wakes_only_as_many_workers_as_it_has_chunks():
     f = jitted(two_slow_rows)
     f(out, 10)
     jitted(k.row_sums)(np.ones((64, 4)), np.zeros(64))  # all 4 workers started
+    workers = parallel.pool_state()["started"]  # 4, or more started by earlier tests
+    assert workers >= 4
     deadline = time.monotonic() + 10
-    while parallel.pool_state()["sleeping"] < 4 and time.monotonic() < deadline:
+    while parallel.pool_state()["sleeping"] < workers and time.monotonic() < deadline:
         time.sleep(0.01)  # past their spin
-    assert parallel.pool_state()["sleeping"] == 4
+    assert parallel.pool_state()["sleeping"] == workers
     thread = threading.Thread(target=f, args=(out, 30_000_000))
     thread.start()
-    fewest = 4
+    fewest = workers
     while thread.is_alive():
         fewest = min(fewest, parallel.pool_state()["sleeping"])
     thread.join()
-    assert fewest >= 3, "a two-chunk launch woke more than one worker"
+    assert fewest >= workers - 1, "a two-chunk launch woke more than one worker"
     assert out[0] == out[1] > 0
 
 
