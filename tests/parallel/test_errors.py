@@ -146,3 +146,16 @@ def test_zero_step_raises_value_error_as_range_does():
         fl.jit(literal_zero_step)(a)
     with pytest.raises(ValueError, match="arg 3 must not be zero"):
         zero_step(a, 0)
+
+
+def fill(a):
+    for i in fl.prange(a.shape[0]):
+        a[i] = 1.0
+
+
+def test_a_target_without_the_pool_runtime_is_a_compile_error():
+    from frostline.backends.llvm.codegen import lower_program
+
+    typed = fl.jit(fill, cache=False).stages("float64[::1]").typed
+    with pytest.raises(fl.CompileError, match="parallel loops need Linux on x86-64 or aarch64"):
+        lower_program(typed, "riscv64-unknown-linux-gnu", "", "test.runtime")

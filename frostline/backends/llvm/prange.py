@@ -122,7 +122,11 @@ class ParallelLowering:
         for k, value in enumerate(fields):
             b.store(value, b.gep(env, [ir.Constant(lt.i32, 0), ir.Constant(lt.i32, k)]))
         task = self.outline(node, info, env_type, partial_type, known_step, captured, flagged)
-        tasks = TaskArray(self, self.mod.tasks, task, partial_type, MAX_TASKS)
+        try:
+            runtime = self.mod.tasks
+        except NotImplementedError as exc:  # a target the pool runtime does not know
+            self.fail(node, str(exc))
+        tasks = TaskArray(self, runtime, task, partial_type, MAX_TASKS)
 
         launch = self.func.append_basic_block("prange.launch")
         after = self.func.append_basic_block("prange.after")
