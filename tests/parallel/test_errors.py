@@ -159,3 +159,5 @@ def test_a_target_without_the_pool_runtime_is_a_compile_error():
     typed = fl.jit(fill, cache=False).stages("float64[::1]").typed
     with pytest.raises(fl.CompileError, match="parallel loops need Linux on x86-64 or aarch64"):
         lower_program(typed, "riscv64-unknown-linux-gnu", "", "test.runtime")
+    with pytest.raises(fl.CompileError, match="parallel loops need Linux"):
+        lower_program(typed, "x86_64-apple-darwin", "", "test.runtime")

@@ -81,7 +81,7 @@ class Tasks(WorkerRuntime):
         self.runtime_symbol = runtime_symbol
         self.extern = extern
         arch = (module.triple or "x86_64").split("-")[0]
-        if arch not in SYS_FUTEX:
+        if arch not in SYS_FUTEX or "linux" not in (module.triple or "linux"):
             raise NotImplementedError(f"parallel loops need Linux on x86-64 or aarch64, "
                                       f"not {module.triple}")
         self.arch = arch
