@@ -41,10 +41,24 @@ from frostline.types import (  # noqa: E402
 )
 
 __all__ = [
-    "ArrayType", "BoundCall", "CacheWarning", "CompileError", "DiskCache", "Dispatcher",
+    "ArrayType", "BoundCall", "CacheWarning", "CompileError", "CompilerPool", "DiskCache",
+    "Dispatcher",
     "Executable", "ExecutionMode", "FallbackWarning", "IncompatibleTargetError", "ScalarType",
     "Signature",
     "bool_", "float32", "float64", "get_num_threads", "int8", "int16", "int32", "int64", "jit",
     "prange", "set_num_threads", "stats",
+    "WorkerCrashed", "WorkerTimeout", "compiler_pool",
     "typeof", "uint8", "uint16", "uint32", "uint64",
 ]
+
+#: Imported when first asked for: a process that never uses the compiler pool does not
+#: pay for its modules at start-up.
+_SERVICE = ("CompilerPool", "WorkerCrashed", "WorkerTimeout", "compiler_pool")
+
+
+def __getattr__(name: str) -> object:
+    if name in _SERVICE:
+        from frostline.toolchain.service import pool
+
+        return getattr(pool, name)
+    raise AttributeError(f"module 'frostline' has no attribute {name!r}")
