@@ -6,6 +6,7 @@ import concurrent.futures
 import contextlib
 import functools
 import inspect
+import os
 import threading
 import warnings
 import weakref
@@ -443,13 +444,29 @@ class _DispatcherMethods(BatchRunning):
         yield "parse"
         closure = Closure(self.program, sig)
         chain = default_toolchain()
+        worker = self._worker_compile()
         if self.cache is False:
-            exe = yield from chain.job(closure, MemoryCache(), None)
+            exe = yield from chain.job(closure, MemoryCache(), None, worker)
         else:
             disk = self.cache if isinstance(self.cache, DiskCache) else default_disk_cache()
-            exe = yield from chain.job(closure, MEMORY_CACHE, disk)
+            exe = yield from chain.job(closure, MEMORY_CACHE, disk, worker)
         self._install(sig, exe)  # before the handle's result is set: no window without it
         return exe
+
+    #: ``fl.jit(isolated=...)``: compile in the process-wide compiler pool (True), in a
+    #: given ``CompilerPool``, or in this process (False; ``FROSTLINE_ISOLATE=1`` says True).
+    isolated: Any = False
+
+    def _worker_compile(self) -> Callable[[Closure], Any] | None:
+        """How an isolated compile makes object code: in a worker once the pool is up
+        (until then, and for a function that is not isolated, None: in this process)."""
+        isolated = self.isolated or os.environ.get("FROSTLINE_ISOLATE") == "1"
+        if not isolated:
+            return None
+        from frostline.toolchain.service.pool import CompilerPool, compiler_pool
+
+        pool = isolated if isinstance(isolated, CompilerPool) else compiler_pool()
+        return pool.object_code if pool.ready() else None
 
     def signature_from(self, *signature: object) -> t.Signature:
         """The Signature for ``compile``'s arguments; with none, the parameter annotations."""
@@ -523,13 +540,14 @@ def _call_python(ref: weakref.ref[Any], *args: Any, **kwargs: Any) -> Any:
 def jit(fn: Callable[..., Any], /) -> Dispatcher: ...
 @overload
 def jit(*, boundscheck: bool = ..., fastmath: bool = ..., cache: bool | DiskCache = ...,
-        background: bool = ..., mode: ExecutionMode | str = ...
+        background: bool = ..., mode: ExecutionMode | str = ..., isolated: Any = ...
         ) -> Callable[[Callable[..., Any]], Dispatcher]: ...
 
 
 def jit(fn: Callable[..., Any] | None = None, /, *, boundscheck: bool = False,
         fastmath: bool = False, cache: bool | DiskCache = True,
-        background: bool = False, mode: ExecutionMode | str = ExecutionMode.WHOLE) -> Any:
+        background: bool = False, mode: ExecutionMode | str = ExecutionMode.WHOLE,
+        isolated: Any = False) -> Any:
     """Compile a numeric Python function: on first call per argument types, or ahead of time.
 
     ``boundscheck``: out-of-range indices raise IndexError (default: undefined, fast).
@@ -544,9 +562,17 @@ def jit(fn: Callable[..., Any] | None = None, /, *, boundscheck: bool = False,
     ``"per_function"``, ``"python"``, ``"run"``, combined with ``|``): the granularity
     calls run at, and with ``AUTO`` graceful fallback (a ``FallbackWarning`` and the
     next granularity) instead of an error when compilation fails.  See docs/modes.md.
+    ``isolated``: compile in a compiler worker process (the process-wide pool, or the
+    ``fl.CompilerPool`` given), so a compiler crash is a ``WorkerCrashed`` error, not a
+    dead interpreter; until a worker is up, compiles run in this process.  See
+    docs/pool.md.
     """
     options = JitOptions(boundscheck=boundscheck, fastmath=fastmath)
     parsed = ExecutionMode.parse(mode)
-    if fn is None:
-        return lambda f: Dispatcher(f, options, cache, background, parsed)
-    return Dispatcher(fn, options, cache, background, parsed)
+
+    def make(f: Callable[..., Any]) -> Dispatcher:
+        dispatcher = Dispatcher(f, options, cache, background, parsed)
+        dispatcher.isolated = isolated
+        return dispatcher
+
+    return make if fn is None else make(fn)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ast
 import functools
+import os
+import threading
 
 import attrs
 import numpy as np
@@ -163,9 +165,29 @@ GlobalValue = (Constant | ArrayConstant | ModuleRef | BuiltinRef | FunctionRef |
                | TypeRef | Unsupported)
 
 
+#: CPython 3.11 before 3.11.8 keeps the AST validator's recursion depth per interpreter,
+#: so two threads parsing at once can fail with "SystemError: AST constructor recursion
+#: depth mismatch": frostline parses one source at a time.
+_parse_lock = threading.Lock()
+
+
+def _new_parse_lock() -> None:  # a forked child: the lock may be held by a thread gone
+    global _parse_lock
+    _parse_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_parse_lock)
+
+
+def parse_source(source: str) -> ast.Module:
+    """``ast.parse``, one thread at a time (see ``_parse_lock``)."""
+    with _parse_lock:
+        return ast.parse(source)
+
+
 @functools.lru_cache(maxsize=512)
 def _parse_function(source: str) -> ast.FunctionDef:
-    tree = ast.parse(source)
+    tree = parse_source(source)
     node = tree.body[0]
     assert isinstance(node, ast.FunctionDef)
     return node

@@ -38,6 +38,7 @@ from frostline.stages.ast import (
     assigned_names,
     dotted_name,
     nesting,
+    parse_source,
 )
 from frostline.stages.definition import Definition, JitOptions
 from frostline.toolchain.depth import frames_for, room, too_deep_message
@@ -101,7 +102,7 @@ class _FunctionReader:
         self.col_offset = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
         self.line_offset = first - 1
         try:
-            module = ast.parse(self.source)
+            module = parse_source(self.source)
         except (RecursionError, MemoryError):
             raise CompileError(f"{fn.__qualname__} is nested too deeply for Python's parser "
                                "in this thread", self.filename, first) from None

@@ -68,10 +68,11 @@ class Toolchain:
         return CachedStep(Step("toolchain.object_code", self.fingerprint, self.object_code),
                           disk, self.salt(), hits="disk_hits")
 
-    def job(self, closure: Closure, memory: MemoryCache,
-            disk: DiskCache | None = None) -> Job[Executable]:
+    def job(self, closure: Closure, memory: MemoryCache, disk: DiskCache | None = None,
+            compile_code: Callable[[Closure], ObjectCode] | None = None) -> Job[Executable]:
         """The cached chain as a job of short steps (see ``runner``): the memory cache of
-        executables, then the disk cache of object code, then each step of the chain.
+        executables, then the disk cache of object code, then each step of the chain, or
+        ``compile_code`` in their place (a compiler worker: ``service.pool``).
 
         Both caches are keyed on the closure, the toolchain, the versions and the host.
         """
@@ -91,6 +92,13 @@ class Toolchain:
             stats.bump("disk_hits")
             yield "load"
             exe = self._load_cached(closure, code, disk, disk_key)  # type: ignore[arg-type]
+        elif compile_code is not None:
+            yield "compile in a worker"
+            code = compile_code(closure)
+            if disk is not None:
+                disk.put(disk_key, code)
+            yield "load"
+            exe = llvm.load(code)
         else:
             yield "infer_types"
             typed = self.infer_types(closure)

@@ -28,6 +28,11 @@ def crashme(x):
     return x + 1.0
 
 
+def scale_isolated(a, x):
+    for i in range(x.shape[0]):
+        x[i] *= a
+
+
 def bad(x):
     return x.nope
 
@@ -178,3 +183,32 @@ def test_a_forked_child_gets_workers_of_its_own(pool):
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     check_axpy(pool.compile(axpy, AXPY))
+
+
+def test_isolated_jit_functions_compile_in_the_pool_and_fill_the_caches(tmp_path):
+    cache = fl.DiskCache(tmp_path / "cache")
+    with CompilerPool(1) as p:
+        deadline = time.monotonic() + 60
+        while not p.ready() and time.monotonic() < deadline:  # until then: in process
+            time.sleep(0.01)
+        before = p.counts["requests"]
+        sig = "float64, float64[::1]"
+        x = np.ones(3)
+        fl.jit(isolated=p, cache=cache)(scale_isolated).compile(sig)(2.0, x)
+        assert p.counts["requests"] == before + 1 and list(x) == [2.0] * 3
+        fl.jit(isolated=p, cache=cache)(scale_isolated).compile(sig)  # the memory cache
+        assert p.counts["requests"] == before + 1
+    assert any(path.is_file() for path in (tmp_path / "cache").rglob("*")), \
+        "the worker's object code did not reach the disk cache"
+
+
+def test_an_isolated_crash_falls_back_under_auto():
+    with CompilerPool(1, environment={"FROSTLINE_WORKER_FAULT": "abort@crashme"}) as p:
+        while not p.ready():
+            time.sleep(0.01)
+        strict = fl.jit(isolated=p, cache=False)(crashme)
+        with pytest.raises(WorkerCrashed, match="SIGABRT"):
+            strict(1.0)
+        auto = fl.jit(isolated=p, cache=False, mode="auto")(crashme)
+        with pytest.warns(fl.FallbackWarning, match="SIGABRT"):
+            assert auto(1.0) == 2.0

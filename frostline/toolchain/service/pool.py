@@ -245,12 +245,16 @@ class CompilerPool:
         self._workers: list[_Worker] = []
         self._closed = False
         self._dir = tempfile.mkdtemp(prefix="frostline-pool-")
+        self._probe: RequestHandle | None = None
+        self._probe_lock = threading.Lock()
         _pools.add(self)
 
     def _forget_parent(self) -> None:
         """In a forked child: the workers, threads and locks were the parent's; this
         process starts workers of its own on its first request."""
         self._lock = threading.Lock()
+        self._probe_lock = threading.Lock()
+        self._probe = None
         self._jobs = queue.Queue()
         self._workers = []
         self._dir = tempfile.mkdtemp(prefix="frostline-pool-")
@@ -308,21 +312,33 @@ class CompilerPool:
         dispatcher = fn if isinstance(fn, Dispatcher) else jit(fn)
         sig = (dispatcher.signature_from(*signature) if isinstance(signature, tuple)
                else dispatcher.signature_from(signature))
-        closure = Closure(dispatcher.program, sig)
+        return llvm.load(self.object_code(Closure(dispatcher.program, sig), timeout))
+
+    def ready(self) -> bool:
+        """Whether a worker has answered a ping; the first call starts one that way (so
+        compiles can run in process until the pool is up, never waiting for it)."""
+        with self._probe_lock:
+            if self._probe is None:
+                self._probe = self.submit("ping")
+            probe = self._probe
+            if probe.done() and probe.future.exception() is not None:
+                self._probe = None  # that worker died: ask again next time
+        return probe.done() and probe.future.exception() is None
+
+    def object_code(self, closure: Any, timeout: float | None = None) -> Any:
+        """The ObjectCode of a Closure, compiled in a worker."""
         params = {"closure": base64.b64encode(pickle.dumps(closure)).decode(),
                   "out_dir": self._dir, "job": uuid.uuid4().hex}
         handle = self.submit("compile", params, timeout)
-        result = handle.result()
-        path = result["path"]
+        path = handle.result()["path"]
         try:
             with open(path, "rb") as f:
-                code = pickle.load(f)
+                return pickle.load(f)
         finally:
             try:
                 os.unlink(path)
             except OSError:
                 pass
-        return llvm.load(code)
 
     def close(self, timeout: float = 2.0) -> None:
         """Stop the workers: at most ``timeout`` seconds, requests in flight fail."""
