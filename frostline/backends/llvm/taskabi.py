@@ -13,7 +13,7 @@ from frostline.backends.llvm import irtypes as lt
 
 # --- a task array: i64 words in the starting function's frame ------------------------
 LINK, FN, ENV, NTASKS, RESULTS, RESULT_SIZE, PUBLISHED, LOCK = range(8)
-CLAIM, ACTIVE, STOP, FAILED, STATUS, GUIDE = range(8, 14)  # contended: a line apart
+CLAIM, ACTIVE, FAILED, STATUS, GUIDE = range(8, 13)  # contended: a line apart
 PAYLOAD = 16
 WORDS = PAYLOAD + callcontext.PAYLOAD_WORDS
 TASK_ARRAY = ir.ArrayType(lt.i64, WORDS)

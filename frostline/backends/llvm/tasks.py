@@ -18,8 +18,10 @@ address of task ``k``'s return value.
 
 Tasks are claimed through an atomic counter (dynamic scheduling), each
 claim a share of the tasks left (guided: long runs of neighbouring tasks
-first, single ones last).  A failing task stops its thread, and every thread stops at its
-next claim.  Tasks started from a task (a parallel loop inside a parallel
+first, single ones last).  A failing task stops its thread; no thread runs a
+task above the lowest failed one after that, but the tasks below it still
+run, so the failure reported is the one running the tasks in order meets
+first.  Tasks started from a task (a parallel loop inside a parallel
 loop, directly or in a callee: the context's ``NESTED`` flag says so), tasks
 of arrays with one task, and every task when the thread count is 1 run on
 the calling thread, in order, with no pool.
@@ -59,7 +61,6 @@ from frostline.backends.llvm.taskabi import (
     RESULTS,
     SPIN_WAIT,
     STATUS,
-    STOP,
     SYS_FUTEX,
     TASK,
     TASK_ARRAY,
@@ -188,13 +189,15 @@ class Tasks(WorkerRuntime):
         head, out = self.loop(fn, b, "claim")
         go, take, batch, run, failed = (fn.append_basic_block(x) for x in (
             "go", "take", "batch", "run", "failed"))
-        b.cbranch(b.icmp_unsigned("!=", load(b, word(b, ta, STOP), "monotonic"), const(0)),
-                  out, go)
+        b.branch(go)
         # Guided claims: a share of what is left (at least one task), so threads take
-        # long runs of neighbouring tasks first and single ones at the end.
+        # long runs of neighbouring tasks first and single ones at the end.  Tasks above
+        # the lowest failed one are not run; those below it still are, so the failure
+        # that stands is the one running the tasks in order would meet first.
         b.position_at_end(go)
         first = load(b, word(b, ta, CLAIM), "monotonic")
-        b.cbranch(b.icmp_unsigned("<", first, n), take, out)
+        b.cbranch(b.icmp_unsigned("<", first, load(b, word(b, ta, FAILED), "acquire")),
+                  take, out)
         b.position_at_end(take)
         share = b.udiv(b.sub(n, first), guide)
         share = b.select(b.icmp_unsigned("==", share, const(0)), const(1), share)
@@ -207,8 +210,7 @@ class Tasks(WorkerRuntime):
         more = fn.append_basic_block("batch.more")
         b.cbranch(b.icmp_unsigned("<", k, end), more, head)
         b.position_at_end(more)
-        stopped = b.and_(b.icmp_unsigned("!=", k, first), b.icmp_unsigned(
-            "!=", load(b, word(b, ta, STOP), "monotonic"), const(0)))
+        stopped = b.icmp_unsigned(">", k, load(b, word(b, ta, FAILED), "acquire"))
         b.cbranch(stopped, out, run)
         b.position_at_end(run)
         result = b.inttoptr(b.add(results, b.mul(k, size)), lt.i8p)
@@ -217,7 +219,6 @@ class Tasks(WorkerRuntime):
         b.cbranch(b.icmp_signed("==", status, const(0, lt.i32)), batch, failed)
         b.position_at_end(failed)
         self.record_failure(fn, b, ta, ctx, k, status)
-        store(b, const(1), word(b, ta, STOP))
         b.branch(out)
         b.position_at_end(out)
         b.ret_void()
@@ -238,9 +239,9 @@ class Tasks(WorkerRuntime):
         lower, done = fn.append_basic_block("failure.lowest"), fn.append_basic_block("failure.done")
         b.cbranch(b.icmp_unsigned("<", k, b.load(word(b, ta, FAILED))), lower, done)
         b.position_at_end(lower)
-        b.store(k, word(b, ta, FAILED))
         b.store(b.sext(status, lt.i64), word(b, ta, STATUS))
         self.copy_payload(b, b.bitcast(ctx, i64p), callcontext.PAYLOAD, ta, PAYLOAD)
+        store(b, k, word(b, ta, FAILED))
         b.branch(done)
         b.position_at_end(done)
         store(b, const(0), spin_lock)
@@ -426,7 +427,7 @@ class TaskArray:
         for k, value in ((LINK, const(0)), (FN, b.ptrtoint(self.task, lt.i64)),
                          (ENV, b.ptrtoint(env, lt.i64)), (NTASKS, n), (RESULTS, results),
                          (RESULT_SIZE, size), (PUBLISHED, const(0)), (LOCK, const(0)),
-                         (CLAIM, const(0)), (ACTIVE, const(0)), (STOP, const(0)), (FAILED, n),
+                         (CLAIM, const(0)), (ACTIVE, const(0)), (FAILED, n),
                          (STATUS, const(0)), (GUIDE, const(1))):
             b.store(value, word(b, ta, k))
         b.call(self.tasks.start(), [ta, self.lowerer.stack_base])

@@ -19,14 +19,13 @@ from frostline.backends.llvm import irtypes as lt
 from frostline.backends.llvm.taskabi import (
     ACTIVE,
     CLAIM,
+    FAILED,
     FUTEX_WAIT,
     FUTEX_WAKE,
     LINK,
-    NTASKS,
     SIG_BLOCK,
     SIGSET_BYTES,
     SPIN,
-    STOP,
     const,
     half,
     i64p,
@@ -61,9 +60,8 @@ class WorkerRuntime:
         b.position_at_end(look)
         ta = b.inttoptr(cur, i64p)
         left = b.icmp_unsigned("<", load(b, word(b, ta, CLAIM), "monotonic"),
-                               b.load(word(b, ta, NTASKS)))
-        going = b.icmp_unsigned("==", load(b, word(b, ta, STOP), "monotonic"), const(0))
-        b.cbranch(b.and_(left, going), found, skip)
+                               load(b, word(b, ta, FAILED), "acquire"))  # ntasks if none
+        b.cbranch(left, found, skip)
         b.position_at_end(skip)
         cur.add_incoming(b.load(word(b, ta, LINK)), skip)
         b.branch(head)
