@@ -96,8 +96,8 @@ def test_every_kind_of_worker_death(fault, match):
 def test_a_worker_killed_from_outside():
     with CompilerPool(1, environment={"FROSTLINE_WORKER_FAULT": "hang@crashme"}) as p:
         pid = p.submit("ping").result(60)["pid"]
-        job = threading.Thread(target=lambda: pytest.raises(WorkerCrashed, p.compile,
-                                                            crashme, "float64"))
+        job = threading.Thread(target=lambda: pytest.raises(  # (a timeout if the kill
+            WorkerCrashed, p.compile, crashme, "float64", timeout=30.0))  # came too early)
         job.start()
         time.sleep(1.0)
         os.kill(pid, signal.SIGKILL)
