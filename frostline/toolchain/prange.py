@@ -48,10 +48,10 @@ class Reduction:
 
 @attrs.frozen
 class ParallelLoop:
-    """The body's variables: see the module's docstring."""
+    """What a task shares with the launching frame (see the module's docstring): the
+    captured variables and the reductions; every other variable it has is private."""
 
     captured: tuple[str, ...]
-    private: tuple[str, ...]
     reductions: tuple[Reduction, ...]
 
 
@@ -76,10 +76,9 @@ def _loads(node: ast.AST) -> Iterable[ast.Name]:
 
 
 def _stores(stmts: list[ast.stmt]) -> set[str]:
+    """The names ``stmts`` assign (``x += e`` too: its target is a Store)."""
     return {n.id for s in stmts for n in ast.walk(s)
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)} | {
-        s.target.id for st in stmts for s in ast.walk(st)
-        if isinstance(s, ast.AugAssign) and isinstance(s.target, ast.Name)}
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
 def _reduction_of(fn: FunctionAST, stmt: ast.stmt) -> tuple[str, str, ast.expr] | None:
@@ -124,7 +123,6 @@ def analyse(fn: FunctionAST, loop: ast.For) -> ParallelLoop:
                     "after the loop, or use another name in the loop")
     captured = sorted({n.id for s in body for n in _loads(s)} - assigned)
     return ParallelLoop(tuple(c for c in captured if c in fn.local_names),
-                        tuple(sorted(private)),
                         tuple(Reduction(k, v[0]) for k, v in sorted(reductions.items())))
 
 

@@ -58,9 +58,9 @@ class AxisLowering:
         return SPECIAL["numpy.maximum" if kind == "max" else "numpy.minimum"](self, [acc, x], ty)
 
     def start_value(self: FunctionLowerer, kind: str, ty: t.ScalarType) -> ir.Value:
-        from frostline.backends.llvm.reductions import _extreme
+        from frostline.backends.llvm.reductions import extreme_value
         if kind in ("max", "min"):
-            return _extreme(ty, kind == "min")
+            return extreme_value(ty, kind == "min")
         one = kind in ("prod", "cumprod", "all")
         return arith.const(ty, float(one) if ty.is_float else int(one))
 

@@ -74,14 +74,33 @@ class LoopLowering:
         if prange.is_prange(self.fn, node):
             self.parallel_loop(node)
             return
+        start, stop, step, known_step = self.range_arguments(call)
+        self.range_loop(node, start, stop, step, known_step,
+                        lambda i: self.store(node.target, i, t.int64))
+
+    def range_arguments(self: FunctionLowerer, call: ast.Call) -> tuple[
+            ir.Value, ir.Value, ir.Value, int | None]:
+        """``range(...)``'s (or ``prange``'s) start, stop and step as int64, and the step
+        if it is a constant; the arguments' temporaries are released."""
         args = [arith.cast(self, self.expr(a), self.type_of(a), t.int64) for a in call.args]
-        self.end_statement()  # the range's temporaries
+        self.end_statement()
         zero, one = ir.Constant(lt.i64, 0), ir.Constant(lt.i64, 1)
         start, stop, step = (zero, args[0], one) if len(args) == 1 else (
             (args[0], args[1], one) if len(args) == 2 else tuple(args))
         known_step = constant_index(call.args[2]) if len(call.args) == 3 else 1
-        self.range_loop(node, start, stop, step, known_step,
-                        lambda i: self.store(node.target, i, t.int64))
+        return start, stop, step, known_step
+
+    def step_allowed(self: FunctionLowerer, step: ir.Value, known_step: int | None) -> bool:
+        """Raise ValueError for a zero step, as ``range`` does when the loop is reached;
+        False where the step is a literal 0 (the code after is dead)."""
+        if known_step is None:
+            self.raise_if(self.builder.icmp_signed("==", step, ir.Constant(lt.i64, 0)),
+                          "ValueError", "range() arg 3 must not be zero")
+        elif known_step == 0:
+            self.leave(self.status("ValueError", "range() arg 3 must not be zero"))
+            self.continue_in_dead_block()
+            return False
+        return True
 
     def array_loop(self: FunctionLowerer, node: ast.For) -> None:
         """``for row in m``: over the first axis, the array taken once, before the loop
@@ -113,12 +132,7 @@ class LoopLowering:
         """The loop of ``range(start, stop, step)``; ``bind(i)`` assigns the target."""
         zero, one = ir.Constant(lt.i64, 0), ir.Constant(lt.i64, 1)
         b = self.builder
-        if known_step is None:
-            self.raise_if(b.icmp_signed("==", step, zero), "ValueError",
-                          "range() arg 3 must not be zero")
-        elif known_step == 0:  # raises when the loop is reached, as in Python
-            self.leave(self.status("ValueError", "range() arg 3 must not be zero"))
-            self.continue_in_dead_block()
+        if not self.step_allowed(step, known_step):
             return
         unit = known_step in (1, -1)
         # Steps of +-1 run a signed counter, which cannot overflow (i < stop <= INT64_MAX

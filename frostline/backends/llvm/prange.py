@@ -28,11 +28,11 @@ from frostline.backends.llvm import arith
 from frostline.backends.llvm import irtypes as lt
 from frostline.backends.llvm.library import SPECIAL
 from frostline.backends.llvm.ownership import holds_arrays
+from frostline.backends.llvm.reductions import extreme_value
 from frostline.backends.llvm.taskabi import TASK
 from frostline.backends.llvm.tasks import TaskArray
 from frostline.stages.typed import node_key
 from frostline.toolchain import prange
-from frostline.toolchain.typing.rules import constant_index
 
 if TYPE_CHECKING:
     from frostline.backends.llvm.codegen import FunctionLowerer
@@ -50,17 +50,12 @@ _START, _STEP, _TRIPS, _NTASKS = range(4)
 def identity(op: str, ty: t.ScalarType) -> ir.Constant:
     """The value a partial result starts from: ``-0.0`` for float sums (so ``-0.0`` sums
     stay ``-0.0``), the extreme of the type for min and max."""
-    llty = lt.scalar(ty)
+    if op in ("min", "max"):
+        return extreme_value(ty, highest=op == "min")
     if ty.is_float:
-        value = {"add": -0.0, "mul": 1.0, "min": float("inf"), "max": float("-inf")}[op]
-        return ir.Constant(llty, value)
-    bits = 1 if ty.kind == "b" else ty.bits
-    ones = (1 << bits) - 1
-    signed = ty.kind == "i"
-    low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, ones)
-    value = {"add": 0, "mul": 1, "or": 0, "xor": 0, "and": ones, "min": high,
-             "max": low}[op]
-    return ir.Constant(llty, value & ones)
+        return ir.Constant(lt.scalar(ty), {"add": -0.0, "mul": 1.0}[op])
+    ones = (1 << (1 if ty.is_bool else ty.bits)) - 1
+    return ir.Constant(lt.scalar(ty), {"add": 0, "mul": 1, "or": 0, "xor": 0, "and": ones}[op])
 
 
 def is_heavy(fn: FunctionLowerer, loop: ast.For) -> bool:
@@ -86,22 +81,12 @@ class ParallelLowering:
             if not isinstance(self.types[red.name], t.ScalarType):
                 self.fail(node, f"reduction variable '{red.name}' of a prange loop is a "
                           f"{self.types[red.name]}: reductions are on scalars")
-        call = node.iter
-        assert isinstance(call, ast.Call)
-        args = [arith.cast(self, self.expr(a), self.type_of(a), t.int64) for a in call.args]
-        self.end_statement()
-        zero, one = ir.Constant(lt.i64, 0), ir.Constant(lt.i64, 1)
-        start, stop, step = (zero, args[0], one) if len(args) == 1 else (
-            (args[0], args[1], one) if len(args) == 2 else tuple(args))
-        known_step = constant_index(call.args[2]) if len(call.args) == 3 else 1
-        b = self.builder
-        if known_step is None:
-            self.raise_if(b.icmp_signed("==", step, zero), "ValueError",
-                          "range() arg 3 must not be zero")
-        elif known_step == 0:
-            self.leave(self.status("ValueError", "range() arg 3 must not be zero"))
-            self.continue_in_dead_block()
+        assert isinstance(node.iter, ast.Call)
+        start, stop, step, known_step = self.range_arguments(node.iter)
+        if not self.step_allowed(step, known_step):
             return
+        b = self.builder
+        zero, one = ir.Constant(lt.i64, 0), ir.Constant(lt.i64, 1)
         trips = self.trip_count(start, stop, step, known_step)
         grain = ir.Constant(lt.i64, 1 if is_heavy(self, node) else GRAIN)
         chunks = b.select(b.icmp_unsigned("==", trips, zero), zero,

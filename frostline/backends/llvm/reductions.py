@@ -41,7 +41,7 @@ JOIN_LOWERING = {
 }
 
 
-def _extreme(ty: t.ScalarType, highest: bool) -> ir.Constant:
+def extreme_value(ty: t.ScalarType, highest: bool) -> ir.Constant:
     """The value no element passes: -inf/+inf, or the integer type's limit."""
     if ty.is_float:
         return ir.Constant(lt.scalar(ty), math.inf if highest else -math.inf)
@@ -186,7 +186,7 @@ class ReductionLowering:
         """``max``/``min``: nan wins, as in ``np.maximum``."""
         b = self.builder
         acc = self.alloca(lt.scalar(src), "reduce.extreme")
-        b.store(_extreme(src, not highest), acc)
+        b.store(extreme_value(src, not highest), acc)
         if src.is_float:  # llvm.maximum/minimum propagate nan (as NumPy does) and vectorise
             llty = lt.scalar(src)
             intrinsic = self.extern(f"llvm.{'maximum' if highest else 'minimum'}.f{src.bits}",
@@ -222,7 +222,7 @@ class ReductionLowering:
         b = self.builder
         best = self.alloca(lt.scalar(src), "reduce.best")
         where = self.alloca(lt.i64, "reduce.at")
-        b.store(_extreme(src, not highest), best)
+        b.store(extreme_value(src, not highest), best)
         b.store(ir.Constant(lt.i64, 0), where)
 
         def body(flat: ir.Value) -> None:
