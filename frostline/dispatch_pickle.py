@@ -49,7 +49,8 @@ def reduce(dispatcher: Dispatcher) -> tuple[Callable[..., Any], tuple[object, ..
                          for sig, exe in dispatcher._by_signature.items())
     d = dispatcher
     return _restore, (token, function, program, d.options, bool(d.cache), compiled, d.__name__,
-                      d.__qualname__, d.__module__, d.mode.value, d.background)
+                      d.__qualname__, d.__module__, d.mode.value, d.background,
+                      bool(d.isolated), d.declared_signatures)
 
 
 class _PicklingState(threading.local):
@@ -85,8 +86,10 @@ def _restore(token: str, function: bytes | None, program: ProgramAST | None,
              options: JitOptions, cache: bool,
              compiled: tuple[tuple[t.Signature, ObjectCode], ...],
              name: str, qualname: str, module: str, mode: int = ExecutionMode.WHOLE.value,
-             background: bool = False) -> Any:
-    """Unpickle a jit function: its definition, and the executables compiled for it."""
+             background: bool = False, isolated: bool = False,
+             declared: tuple[t.Signature, ...] = ()) -> Any:
+    """Unpickle a jit function: its definition, and the executables compiled for it.
+    An isolated function stays isolated, in the process-wide pool of its new process."""
     if function is None and program is None:
         raise pickle.UnpicklingError(f"cannot restore {module}.{qualname}: neither its "
                                      "function nor its parsed program travelled")
@@ -101,14 +104,14 @@ def _restore(token: str, function: bytes | None, program: ProgramAST | None,
     if fn is not None:
         functools.update_wrapper(dispatcher, fn)
         dispatcher._setup(fn, Definition(fn, options), program, inspect.signature(fn), cache,
-                          background, ExecutionMode(mode))
+                          background, ExecutionMode(mode), isolated, declared)
     else:
         assert program is not None
         dispatcher.__name__, dispatcher.__qualname__, dispatcher.__module__ = \
             name, qualname, module
         dispatcher.__doc__ = None
         dispatcher._setup(None, None, program, _parameters(program.entry_function), cache,
-                          False, ExecutionMode(mode))
+                          False, ExecutionMode(mode), isolated, declared)
     for signature, code in compiled:
         dispatcher._adopt(signature, code)
     return dispatcher

@@ -10,7 +10,7 @@ import os
 import threading
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, overload
 
 import attrs
@@ -39,6 +39,7 @@ from frostline.toolchain.cache import CacheWarning, DiskCache, default_disk_cach
 from frostline.toolchain.frontend import parse
 from frostline.toolchain.pipeline import default_toolchain, import_compiler
 from frostline.toolchain.runner import (
+    BackgroundRunner,
     CompileHandle,
     InPlaceRunner,
     Job,
@@ -52,6 +53,16 @@ _restore, _restoring = dispatch_pickle._restore, dispatch_pickle._restoring
 
 #: The process-wide in-memory cache of executables, keyed by content.
 MEMORY_CACHE = MemoryCache()
+
+
+def _kept(handle: CompileHandle[Any]) -> bool:
+    """Whether a finished compilation's failure stays the outcome of its signature (the
+    next call reports it, not compiles it again): any failure but a passing one, such
+    as a compiler worker's death."""
+    if handle.cancelled():
+        return False
+    error = handle.exception()
+    return error is not None and not getattr(error, "transient", False)
 
 
 def _call_key(args: tuple[Any, ...]) -> tuple[object, ...]:
@@ -116,17 +127,28 @@ class _DispatcherMethods(BatchRunning):
 
     def __init__(self, fn: Callable[..., Any], options: JitOptions,
                  cache: bool | DiskCache = True, background: bool = False,
-                 mode: ExecutionMode | str = ExecutionMode.WHOLE):
+                 mode: ExecutionMode | str = ExecutionMode.WHOLE, *, isolated: Any = False,
+                 signatures: Sequence[object] = ()):
         if not inspect.isfunction(fn):
             raise TypeError(f"fl.jit needs a Python function, not {type(fn).__name__}")
         functools.update_wrapper(self, fn)
         self._setup(fn, Definition(fn, options), None, inspect.signature(fn), cache,
-                    background, ExecutionMode.parse(mode))
+                    background, ExecutionMode.parse(mode), isolated)
+        self.declared_signatures = tuple(
+            self.signature_from(*s) if isinstance(s, tuple) else self.signature_from(s)
+            for s in signatures)
 
     def _setup(self, fn: Callable[..., Any] | None, definition: Definition | None,
                program: ProgramAST | None, params: inspect.Signature,
                cache: bool | DiskCache, background: bool = False,
-               mode: ExecutionMode = ExecutionMode.WHOLE) -> None:
+               mode: ExecutionMode = ExecutionMode.WHOLE, isolated: Any = False,
+               declared: tuple[t.Signature, ...] = ()) -> None:
+        #: ``fl.jit(isolated=...)``: compile in the process-wide compiler pool (True), in
+        #: a given ``CompilerPool``, or in this process (False; ``FROSTLINE_ISOLATE=1``
+        #: says True).
+        self.isolated = isolated
+        #: ``fl.jit(signatures=[...])``: what ``frostline build`` compiles ahead of time.
+        self.declared_signatures = declared
         self.py_func = fn
         self.__frostline_function__ = fn
         self.definition = definition
@@ -289,7 +311,7 @@ class _DispatcherMethods(BatchRunning):
                     self._fallen[failed] = target
                 return target
             try:
-                sig = t.Signature(self._argument_types(args))
+                sig = self._declared(self._argument_types(args))
             except (TypeError, CompileError) as exc:
                 types = ", ".join(type(a).__name__ for a in args)
                 self._fall_back(f"{self.__qualname__}({types})", granularity,
@@ -347,6 +369,16 @@ class _DispatcherMethods(BatchRunning):
         handle = self.compile_async(sig)
         return handle if handle.done() and not handle.cancelled() else None
 
+    def _declared(self, types: tuple[t.Type, ...]) -> t.Signature:
+        """The signature a call with arguments of these types compiles or finds: the
+        declared one with these types, else one declaring any layout for these arrays,
+        else the types alone."""
+        fits = [s for s in self.declared_signatures if s.args == types]
+        fits += [s for s in self.declared_signatures if all(
+            d == a or (isinstance(a, t.ArrayType) and d == a.with_layout("A"))
+            for d, a in zip(s.args, types, strict=True))]
+        return fits[0] if fits else t.Signature(types)
+
     def _argument_types(self, args: tuple[Any, ...]) -> tuple[t.Type, ...]:
         """The types of a call's arguments; the parse step's CompileError where the
         parameters (keyword-only, ``*args``) or a default (a list) are outside the
@@ -386,9 +418,10 @@ class _DispatcherMethods(BatchRunning):
         """
         return self._compiled(self.signature_from(*signature)).result()  # type: ignore
 
-    def _compiled(self, sig: t.Signature) -> CompileHandle[Executable]:
-        """The finished compilation for ``sig``: compiled in place if need be, waiting
-        for one running in the background, or the failure kept from before."""
+    def _compiled(self, sig: t.Signature, worker: Any = None) -> CompileHandle[Executable]:
+        """The finished compilation for ``sig``: compiled in place if need be (by
+        ``worker``, a compiler pool's ``object_code``, when given), waiting for one
+        running in the background, or the failure kept from before."""
         pending = self._pending.get(sig)
         if pending is not None:  # being compiled in the background: wait for that one
             with contextlib.suppress(concurrent.futures.CancelledError):
@@ -398,8 +431,9 @@ class _DispatcherMethods(BatchRunning):
             exe = self._by_signature.get(sig)
             if exe is not None:
                 return completed(exe)
-            handle = InPlaceRunner().submit(self._job(sig), name=f"{self.__qualname__}{sig}")
-            if handle.exception() is not None:
+            job = self._job(sig, worker or self._worker_compile())
+            handle = InPlaceRunner().submit(job, name=f"{self.__qualname__}{sig}")
+            if _kept(handle):
                 self._pending[sig] = handle
         return handle
 
@@ -413,6 +447,15 @@ class _DispatcherMethods(BatchRunning):
         compiled returns the same handle.
         """
         sig = self.signature_from(*signature)
+        pool = self._pool()
+        if pool is not None and pool.ready():  # isolated: one waiting thread per worker
+            return self._start(sig, pool.runner(), pool.object_code)
+        return self._start(sig, background_runner(), None)
+
+    def _start(self, sig: t.Signature, runner: BackgroundRunner,
+               worker: Any) -> CompileHandle[Executable]:
+        """``compile_async`` on ``runner``, the object code made by ``worker`` (None: in
+        this process)."""
         with self._lock:
             exe = self._by_signature.get(sig)
             if exe is not None:
@@ -421,8 +464,7 @@ class _DispatcherMethods(BatchRunning):
             if pending is not None and not pending.cancelled():
                 return pending
             import_compiler()  # here, not in the worker (see there)
-            handle = background_runner().submit(self._job(sig),
-                                                name=f"{self.__qualname__}{sig}")
+            handle = runner.submit(self._job(sig, worker), name=f"{self.__qualname__}{sig}")
             self._pending[sig] = handle
         handle.add_finalize(functools.partial(self._forget, sig, handle))
         return handle
@@ -435,16 +477,15 @@ class _DispatcherMethods(BatchRunning):
         """Drop a finished handle, unless it failed: a failure is kept, so the next call
         (tiered) or ``compile`` reports it instead of compiling the same error again."""
         with self._lock:
-            failed = not handle.cancelled() and handle.exception() is not None
-            if self._pending.get(sig) is handle and not failed:
+            if self._pending.get(sig) is handle and not _kept(handle):
                 del self._pending[sig]
 
-    def _job(self, sig: t.Signature) -> Job[Executable]:
-        """This function's compilation for ``sig`` as a job of short steps (see runner)."""
+    def _job(self, sig: t.Signature, worker: Any) -> Job[Executable]:
+        """This function's compilation for ``sig`` as a job of short steps (see runner);
+        the object code made by ``worker`` (a compiler pool's), or None: in this process."""
         yield "parse"
         closure = Closure(self.program, sig)
         chain = default_toolchain()
-        worker = self._worker_compile()
         if self.cache is False:
             exe = yield from chain.job(closure, MemoryCache(), None, worker)
         else:
@@ -453,20 +494,20 @@ class _DispatcherMethods(BatchRunning):
         self._install(sig, exe)  # before the handle's result is set: no window without it
         return exe
 
-    #: ``fl.jit(isolated=...)``: compile in the process-wide compiler pool (True), in a
-    #: given ``CompilerPool``, or in this process (False; ``FROSTLINE_ISOLATE=1`` says True).
-    isolated: Any = False
-
-    def _worker_compile(self) -> Callable[[Closure], Any] | None:
-        """How an isolated compile makes object code: in a worker once the pool is up
-        (until then, and for a function that is not isolated, None: in this process)."""
+    def _pool(self) -> Any:
+        """The compiler pool this function's compiles go to, or None (in this process)."""
         isolated = self.isolated or os.environ.get("FROSTLINE_ISOLATE") == "1"
         if not isolated:
             return None
         from frostline.toolchain.service.pool import CompilerPool, compiler_pool
 
-        pool = isolated if isinstance(isolated, CompilerPool) else compiler_pool()
-        return pool.object_code if pool.ready() else None
+        return isolated if isinstance(isolated, CompilerPool) else compiler_pool()
+
+    def _worker_compile(self) -> Callable[[Closure], Any] | None:
+        """How an isolated compile makes object code: in a worker once the pool is up
+        (until then, and for a function that is not isolated, None: in this process)."""
+        pool = self._pool()
+        return pool.object_code if pool is not None and pool.ready() else None
 
     def signature_from(self, *signature: object) -> t.Signature:
         """The Signature for ``compile``'s arguments; with none, the parameter annotations."""
@@ -540,14 +581,14 @@ def _call_python(ref: weakref.ref[Any], *args: Any, **kwargs: Any) -> Any:
 def jit(fn: Callable[..., Any], /) -> Dispatcher: ...
 @overload
 def jit(*, boundscheck: bool = ..., fastmath: bool = ..., cache: bool | DiskCache = ...,
-        background: bool = ..., mode: ExecutionMode | str = ..., isolated: Any = ...
-        ) -> Callable[[Callable[..., Any]], Dispatcher]: ...
+        background: bool = ..., mode: ExecutionMode | str = ..., isolated: Any = ...,
+        signatures: Sequence[object] = ...) -> Callable[[Callable[..., Any]], Dispatcher]: ...
 
 
 def jit(fn: Callable[..., Any] | None = None, /, *, boundscheck: bool = False,
         fastmath: bool = False, cache: bool | DiskCache = True,
         background: bool = False, mode: ExecutionMode | str = ExecutionMode.WHOLE,
-        isolated: Any = False) -> Any:
+        isolated: Any = False, signatures: Sequence[object] = ()) -> Any:
     """Compile a numeric Python function: on first call per argument types, or ahead of time.
 
     ``boundscheck``: out-of-range indices raise IndexError (default: undefined, fast).
@@ -566,13 +607,16 @@ def jit(fn: Callable[..., Any] | None = None, /, *, boundscheck: bool = False,
     ``fl.CompilerPool`` given), so a compiler crash is a ``WorkerCrashed`` error, not a
     dead interpreter; until a worker is up, compiles run in this process.  See
     docs/pool.md.
+    ``signatures``: signatures (strings like ``"float64(float64[::1])"`` or tuples of
+    types) that ``frostline build`` compiles ahead of time; nothing compiles at import,
+    and a call with arguments of a declared signature's types (an array of any layout
+    for a declared ``[:]``) uses it, from the cache, a bundle, or compiled then.
     """
     options = JitOptions(boundscheck=boundscheck, fastmath=fastmath)
     parsed = ExecutionMode.parse(mode)
 
     def make(f: Callable[..., Any]) -> Dispatcher:
-        dispatcher = Dispatcher(f, options, cache, background, parsed)
-        dispatcher.isolated = isolated
-        return dispatcher
+        return Dispatcher(f, options, cache, background, parsed, isolated=isolated,
+                          signatures=signatures)
 
     return make if fn is None else make(fn)

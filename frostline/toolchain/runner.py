@@ -258,8 +258,9 @@ class BackgroundRunner:
             handle.cancel()  # shut down while its step ran: it ends here
             job.close()
 
-    def shutdown(self) -> None:
-        """Cancel every pending job and stop the workers after their current step."""
+    def shutdown(self, wait: bool = True) -> None:
+        """Cancel every pending job and stop the workers after their current step (waiting
+        for them to stop, with ``wait``)."""
         with self._ready:
             self._shutdown = True
             pending = list(self._queue)
@@ -268,7 +269,7 @@ class BackgroundRunner:
         for handle, job in pending:
             handle.cancel()
             job.close()
-        for thread in self._threads:
+        for thread in self._threads if wait else ():
             if thread is not threading.current_thread():
                 thread.join()
 
