@@ -21,6 +21,7 @@ from frostline.parallel import get_num_threads, prange, set_num_threads  # noqa:
 from frostline.stages import Executable  # noqa: E402
 from frostline.stages.executable import BoundCall  # noqa: E402
 from frostline.stats import stats  # noqa: E402
+from frostline.toolchain.bundle import BundleWarning, load_bundle  # noqa: E402
 from frostline.toolchain.cache import CacheWarning, DiskCache  # noqa: E402
 from frostline.types import (  # noqa: E402
     ArrayType,
@@ -41,11 +42,12 @@ from frostline.types import (  # noqa: E402
 )
 
 __all__ = [
-    "ArrayType", "BoundCall", "CacheWarning", "CompileError", "CompilerPool", "DiskCache",
-    "Dispatcher",
+    "ArrayType", "BoundCall", "BundleWarning", "CacheWarning", "CompileError", "CompilerPool",
+    "DiskCache", "Dispatcher",
     "Executable", "ExecutionMode", "FallbackWarning", "IncompatibleTargetError", "ScalarType",
     "Signature",
     "bool_", "float32", "float64", "get_num_threads", "int8", "int16", "int32", "int64", "jit",
+    "load_bundle",
     "prange", "set_num_threads", "stats",
     "WorkerCrashed", "WorkerTimeout", "compiler_pool",
     "typeof", "uint8", "uint16", "uint32", "uint64",

@@ -1,4 +1,5 @@
-"""The ``frostline`` command: ``demo``, ``version`` and ``cache info|list|clear|prune``."""
+"""The ``frostline`` command: ``demo``, ``version``, ``build`` and
+``cache info|list|clear|prune``."""
 
 from __future__ import annotations
 
@@ -18,6 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="compile a few kernels and compare them with plain Python")
     sub.add_parser("version", help="print the frostline, llvmlite and LLVM versions")
+    build = sub.add_parser("build", help="compile the declared signatures of jit functions "
+                           "in a pool of compiler processes, into the cache or a bundle")
+    build.add_argument("targets", nargs="+", metavar="MODULE_OR_FILE",
+                       help="a module name (importable from here) or a .py file")
+    build.add_argument("-j", "--jobs", type=int, help="compiler processes (default: one per "
+                       "CPU this process may use)")
+    build.add_argument("--bundle", help="also write all the object code to this file, for "
+                       "fl.load_bundle")
+    build.add_argument("--cache-dir", help="the disk cache to fill and reuse (default: "
+                       "FROSTLINE_CACHE_DIR, else the user cache directory)")
     cache = sub.add_parser("cache", help="inspect or clean the disk cache of compiled code")
     cache.add_argument("--dir", type=Path, help="the cache directory (default: "
                        "FROSTLINE_CACHE_DIR, else the user cache directory)")
@@ -39,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         from frostline.backends.llvm.target import host_target, versions
 
         print(f"frostline {frostline.__version__} ({versions()}; host {host_target().cpu})")
+    elif args.command == "build":
+        from frostline.toolchain.service.build import command
+
+        if args.jobs is not None and args.jobs < 1:
+            parser.error(f"-j needs a positive number of processes, not {args.jobs}")
+        return command(args.targets, args.jobs, args.bundle, args.cache_dir)
     elif args.command == "cache":
         return cache_command(args.action, args.dir, getattr(args, "max_size", None))
     return 0

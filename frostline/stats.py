@@ -15,7 +15,7 @@ _counters: Counter[str] = Counter(
     {"compiled": 0, "memory_hits": 0, "disk_hits": 0, "disk_writes": 0,
      "background_started": 0, "background_finished": 0, "background_failed": 0,
      "background_cancelled": 0, "python_calls": 0, "fallbacks_run": 0, "fallbacks_whole": 0,
-     "fallbacks_per_function": 0})
+     "fallbacks_per_function": 0, "worker_compiles": 0, "bundle_hits": 0})
 
 
 #: Native allocations of compiled code, which every loaded library counts into (atomically,

@@ -16,6 +16,7 @@ from frostline.stages.closure import Closure
 from frostline.stages.executable import Executable, ObjectCode
 from frostline.stages.program import CompilableProgram, OptimizedProgram
 from frostline.stages.typed import TypedProgram
+from frostline.toolchain import bundle
 from frostline.toolchain.cache import CacheWarning, DiskCache
 from frostline.toolchain.runner import Job, run_in_place
 from frostline.toolchain.workflow import CachedStep, MemoryCache, Step, version_salt
@@ -68,12 +69,17 @@ class Toolchain:
         return CachedStep(Step("toolchain.object_code", self.fingerprint, self.object_code),
                           disk, self.salt(), hits="disk_hits")
 
+    def object_key(self, closure: Closure) -> str:
+        """The key of a closure's object code, in the disk cache and in bundles."""
+        return self.cached_object_code(None).key(closure)  # type: ignore[arg-type]
+
     def job(self, closure: Closure, memory: MemoryCache, disk: DiskCache | None = None,
             compile_code: Callable[[Closure], ObjectCode] | None = None) -> Job[Executable]:
         """The cached chain as a job of short steps (see ``runner``): the memory cache of
         executables, then the disk cache of object code, then each step of the chain, or
         ``compile_code`` in their place (a compiler worker: ``service.pool``).
 
+        Object code in an installed bundle (``bundle``) comes before the disk cache.
         Both caches are keyed on the closure, the toolchain, the versions and the host.
         """
         salt = self.salt()
@@ -83,18 +89,22 @@ class Toolchain:
         if hit is not None:
             stats.bump("memory_hits")
             return hit  # type: ignore[return-value]
-        code = None
-        if disk is not None:
-            yield "disk cache"
-            disk_key = self.cached_object_code(disk).key(closure)
-            code = disk.get(disk_key)
+        disk_key = self.object_key(closure)
+        code = bundle.lookup(disk_key)
         if code is not None:
-            stats.bump("disk_hits")
+            stats.bump("bundle_hits")
+        elif disk is not None:
+            yield "disk cache"
+            code = disk.get(disk_key)
+            if code is not None:
+                stats.bump("disk_hits")
+        if code is not None:
             yield "load"
-            exe = self._load_cached(closure, code, disk, disk_key)  # type: ignore[arg-type]
+            exe = self._load_cached(closure, code, disk, disk_key)
         elif compile_code is not None:
             yield "compile in a worker"
             code = compile_code(closure)
+            stats.bump("worker_compiles")
             if disk is not None:
                 disk.put(disk_key, code)
             yield "load"
@@ -115,16 +125,18 @@ class Toolchain:
         memory.put(key, exe)
         return exe
 
-    def _load_cached(self, closure: Closure, code: ObjectCode, disk: DiskCache,
+    def _load_cached(self, closure: Closure, code: ObjectCode, disk: DiskCache | None,
                      disk_key: str) -> Executable:
-        """Load code from the disk cache; an entry that does not link is compiled again."""
+        """Load code from a bundle or the disk cache; code that does not link is compiled
+        again."""
         try:
             return llvm.load(code)
         except RuntimeError as exc:
             warnings.warn(f"frostline: cached code for {code.abi.signature} does not load "
                           f"({exc}); compiled again", CacheWarning, stacklevel=2)
             fresh = self.object_code(closure)
-            disk.put(disk_key, fresh)
+            if disk is not None:
+                disk.put(disk_key, fresh)
             return llvm.load(fresh)
 
     def cached(self, memory: MemoryCache,
