@@ -225,3 +225,14 @@ def test_an_isolated_crash_falls_back_under_auto():
         auto = fl.jit(isolated=p, cache=False, mode="auto")(crashme)
         with pytest.warns(fl.FallbackWarning, match="SIGABRT"):
             assert auto(1.0) == 2.0
+
+
+def test_a_worker_out_of_memory_under_its_limit_is_replaced():
+    with CompilerPool(1, memory_limit=1 << 30,
+                      environment={"FROSTLINE_WORKER_FAULT": "oom@crashme"}) as p:
+        pid = p.submit("ping", {"wait": True}).result(60)["pid"]
+        with pytest.raises(WorkerCrashed, match="ran out of memory"):
+            p.compile(fl.jit(cache=False)(crashme), "float64")
+        assert p.counts["respawned"] == 1
+        assert p.submit("ping").result(60)["pid"] != pid  # a fresh worker
+        check_axpy(in_worker(p, axpy, AXPY))  # which compiles under the same limit

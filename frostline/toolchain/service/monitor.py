@@ -230,6 +230,11 @@ class Worker:
         if reply is None:
             self.fail(job, timed_out.is_set(), broken)
             return
+        if (reply.get("error") or {}).get("data", {}).get("restart"):
+            self.pool.count("respawned")
+            self.stop()  # out of memory: the next request starts a fresh worker
+            reply = {"error": {"code": reply["error"].get("code"), "message": reply[
+                "error"].get("message"), "data": {"crashed": True}}}
         self.pool.finish(job, reply)
 
     def fail(self, job: RequestHandle, timed_out: bool, broken: Exception | None) -> None:

@@ -308,6 +308,8 @@ def _remote_error(body: dict[str, Any]) -> BaseException:
         except Exception:  # an exception that does not unpickle: its message stands
             pass
     text = body.get("message", "")
+    if data.get("crashed"):
+        return WorkerCrashed(f"{text}; it was restarted")
     if "traceback" in data:
         text += "\n" + data["traceback"]
     return WorkerError(f"the compiler worker answered error {body.get('code')}: {text}",

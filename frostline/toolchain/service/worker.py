@@ -21,7 +21,9 @@ Methods:
 * ``ping``, ``shutdown``.
 
 ``FROSTLINE_WORKER_FAULT=KIND@NAME`` (tests only) makes a compile of the function NAME
-fail: ``abort``, ``segv``, ``exit``, ``hang`` or ``junk`` (garbage on stdout).
+fail: ``abort``, ``segv``, ``exit``, ``hang``, ``junk`` (garbage on stdout) or ``oom``
+(allocates until it fails: under a ``memory_limit`` only).  A worker out of memory
+answers so (``data.restart``), and the pool replaces it.
 """
 
 from __future__ import annotations
@@ -97,6 +99,10 @@ def _fault(name: str) -> None:
             time.sleep(60)
     if kind == "junk":
         os.write(_PROTOCOL_FD, b"this is not a message\r\n\r\n")
+    if kind == "oom":  # (under a memory_limit only: it takes all there is)
+        hoard = []
+        while True:
+            hoard.append(bytearray(64 << 20))
 
 
 def _unpickle(text: str) -> Any:
@@ -201,6 +207,9 @@ def handle(message: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     except CompileError as exc:
         data = base64.b64encode(pickle.dumps(exc)).decode()
         return rpc.error(ident, rpc.COMPILE_FAILED, str(exc), {"pickle": data}), True
+    except MemoryError:  # its memory limit: the pool starts a fresh worker
+        return rpc.error(ident, rpc.INTERNAL_ERROR, "the compiler worker ran out of memory",
+                         {"restart": True}), True
     except (_BadParams, pickle.UnpicklingError, ValueError, TypeError, KeyError) as exc:
         if isinstance(exc, _BadParams) or method == "continuecompile":
             return rpc.error(ident, rpc.INVALID_PARAMS, str(exc)), True
