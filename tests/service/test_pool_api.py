@@ -1,8 +1,10 @@
 """The pool's high-level API and its life cycle: compile_async, isolated tiered and
 asynchronous compiles, idle workers, workers that cannot start, pickling."""
 
+import os
 import pickle
 import sys
+import tempfile
 import threading
 import time
 
@@ -105,11 +107,14 @@ def test_idle_workers_exit_and_come_back():
     with CompilerPool(1, idle_timeout=0.3) as pool:
         wait_ready(pool)
         assert pool.live_workers() == 1
+        pid = pool.workers[0].process.pid
         deadline = time.monotonic() + 30
         while pool.live_workers():
             assert time.monotonic() < deadline, "the idle worker did not exit"
             time.sleep(0.05)
         assert pool.counts["idle_exits"] == 1
+        with pytest.raises(ProcessLookupError):  # exited, and reaped
+            os.kill(pid, 0)
         assert not pool.ready()  # no worker up: compiles run in process meanwhile
         assert pool.submit("ping").result(120)["pid"] > 0  # started again on demand
         assert pool.counts["started"] == 2
@@ -146,3 +151,23 @@ def test_environment_sets_the_default_size(monkeypatch):
         assert CompilerPool().size >= 1
     with pytest.raises(ValueError, match="at least one worker"):
         CompilerPool(0)
+
+
+def test_a_warm_idle_worker_takes_the_next_request():
+    with CompilerPool(2) as pool:
+        pids = {pool.submit("ping").result(60)["pid"] for _ in range(4)}
+        assert len(pids) == 1 and pool.counts["started"] == 1  # no second start
+        busy = [pool.submit("ping", {"wait": True}) for _ in range(3)]  # all at once
+        for h in busy:
+            h.result(120)
+        assert pool.counts["started"] <= 2
+
+
+def test_pools_leave_no_temporary_directories(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    pools = [CompilerPool(1) for _ in range(3)]  # (alive while the others start)
+    for pool in pools:
+        pool.compile(fl.jit(cache=False)(crashme), "float64")
+    for pool in pools:
+        pool.close()
+    assert not list(tmp_path.glob("frostline-pool-*"))

@@ -1,13 +1,15 @@
 """One compiler worker process and the monitor thread that owns its pipes.
 
-The monitor takes the next request from its pool's queue, writes it to the worker's
-stdin and reads the response from its stdout; it is the only thread that touches those
-pipes.  It answers the worker's ``needinclude`` itself, from the request's include
-handler, with ``continuecompile`` requests until the final response.  A worker that
-exits, crashes, hangs past the request's timeout or writes garbage fails that request
-only, with ``WorkerCrashed`` (or ``WorkerTimeout``) carrying the exit status or signal
-and the tail of its stderr; the monitor starts a replacement.  A worker idle for the
-pool's ``idle_timeout`` is shut down, and started again by the next request.
+The monitor takes the next request its pool gives it (``CompilerPool.next_job``: the
+worker idle most recently gets the next request, so a warm worker that has the functions
+already serves first), writes it to the worker's stdin and reads the response from its
+stdout; it is the only thread that touches those pipes. It answers the worker's
+``needinclude`` itself, from the request's include handler, with ``continuecompile``
+requests until the final response. A worker that exits, crashes, hangs past the
+request's timeout or writes garbage fails that request only, with ``WorkerCrashed`` (or
+``WorkerTimeout``) carrying the exit status or signal and the tail of its stderr; the
+monitor starts a replacement. A worker idle for the pool's ``idle_timeout`` is shut
+down, and started again by the next request.
 """
 
 from __future__ import annotations
@@ -72,6 +74,9 @@ class WorkerError(CompileError):
         return self.message
 
 
+#: What ``CompilerPool.next_job`` gives a worker that waited ``idle_timeout`` for work.
+IDLE = object()
+
 #: Answers a worker's ``needinclude``: the fingerprints it names -> what to send.
 IncludeHandler = Callable[[list[str]], dict[str, str]]
 
@@ -128,6 +133,8 @@ class Worker:
         self.index = index
         self.process: subprocess.Popen[bytes] | None = None
         self.stderr: Any = None
+        #: Where the pool puts the request it gives this worker while it waits.
+        self.inbox: queue.Queue[Any] = queue.Queue()
         #: Whether the process has answered a request (it is up).
         self.answered = False
         self.thread = threading.Thread(target=self._monitor, daemon=True,
@@ -140,11 +147,12 @@ class Worker:
         self.stderr = tempfile.TemporaryFile()
         self.answered = False
         env = {**os.environ, **self.pool.environment}
+        if self.pool.memory_limit:  # the worker applies it first thing (no preexec_fn:
+            env["FROSTLINE_WORKER_MEMORY"] = str(self.pool.memory_limit)  # see worker)
         try:
             self.process = subprocess.Popen(
                 self.pool.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=self.stderr, env=env, start_new_session=True,
-                preexec_fn=self.pool.limits)
+                stderr=self.stderr, env=env, start_new_session=True)
         except (OSError, subprocess.SubprocessError) as exc:
             self.process = None
             raise WorkerCrashed(f"the compiler worker does not start: {exc}") from None
@@ -160,9 +168,8 @@ class Worker:
 
     def _monitor(self) -> None:
         while True:
-            try:
-                job = self.pool.jobs.get(timeout=self.pool.idle_timeout)
-            except queue.Empty:
+            job = self.pool.next_job(self)
+            if job is IDLE:
                 if self.process is not None:
                     self.pool.count("idle_exits")
                     self.stop()  # idle: the memory goes back; the next request restarts it
@@ -268,9 +275,12 @@ class Worker:
             self.spawn()  # the pool stays full
 
     def stop(self) -> None:
-        process, self.process = self.process, None
+        process = self.process
         self.answered = False
-        if process is None or process.poll() is not None:
+        if process is None:
+            return
+        if process.poll() is not None:
+            self.process = None
             return
         try:
             assert process.stdin is not None
@@ -282,6 +292,7 @@ class Worker:
             process.wait()
         finally:
             _close_pipes(process)
+            self.process = None
 
     def close(self) -> None:
         """After the monitor has stopped: the stderr file goes."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import collections
 import concurrent.futures
 import functools
 import itertools
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from frostline.toolchain.service import protocol as rpc
 from frostline.toolchain.service.monitor import (
+    IDLE,
     WORKER_COMMAND,
     RequestHandle,
     Worker,
@@ -96,22 +98,27 @@ class CompilerPool:
         self._probe_lock = threading.Lock()
         self._probe: RequestHandle | None = None
         self._probe_failed = 0.0
-        self.jobs: queue.Queue[RequestHandle | None] = queue.Queue()
+        #: Requests no worker has taken yet, oldest first.
+        self._pending: collections.deque[RequestHandle] = collections.deque()
+        #: Workers waiting for a request: the last one idle takes the next; workers with
+        #: no process (exited idle, or not started) at the bottom.
+        self._idle: list[Worker] = []
         self.workers: list[Worker] = []
         self._runner: BackgroundRunner | None = None
-        self._dir = tempfile.mkdtemp(prefix="frostline-pool-")
+        self._made_dir: str | None = None
 
     def _forget_parent(self) -> None:
         """In a forked child: the workers, threads and locks were the parent's; this
         process starts workers of its own on its first request."""
         self._reset()
 
-    def limits(self) -> None:
-        """Run in each worker before it starts: the memory cap."""
-        if self.memory_limit:
-            import resource
-
-            resource.setrlimit(resource.RLIMIT_AS, (self.memory_limit, self.memory_limit))
+    @property
+    def _dir(self) -> str:
+        """Where workers write object code (made on first use)."""
+        with self._lock:
+            if self._made_dir is None:
+                self._made_dir = tempfile.mkdtemp(prefix="frostline-pool-")
+            return self._made_dir
 
     def count(self, what: str, n: int = 1) -> None:
         with self._lock:
@@ -137,10 +144,35 @@ class CompilerPool:
             handle = RequestHandle(next(self._ids), method, dict(params or {}),
                                    self.timeout if timeout is None else timeout, include)
             self.counts["requests"] += 1
-            if len(self.workers) < self.size:
-                self.workers.append(Worker(self, len(self.workers)))
-        self.jobs.put(handle)
+            if self._idle:
+                self._idle.pop().inbox.put(handle)
+            else:
+                self._pending.append(handle)
+                if len(self.workers) < self.size:  # every worker busy: one more
+                    self.workers.append(Worker(self, len(self.workers)))
         return handle
+
+    def next_job(self, worker: Worker) -> Any:
+        """A monitor's next request: the oldest pending one, else one given to it while it
+        waits; ``monitor.IDLE`` after ``idle_timeout`` without one; None when the pool
+        closes."""
+        with self._lock:
+            if self.closed:
+                return None
+            if self._pending:
+                return self._pending.popleft()
+            if worker.process is None:
+                self._idle.insert(0, worker)
+            else:
+                self._idle.append(worker)
+        try:
+            return worker.inbox.get(timeout=self.idle_timeout if worker.process else None)
+        except queue.Empty:
+            with self._lock:
+                if worker in self._idle:
+                    self._idle.remove(worker)
+                    return IDLE
+            return worker.inbox.get()  # given a request as the wait ended
 
     def poll(self, handle: RequestHandle) -> bool:
         return handle.done()
@@ -243,10 +275,17 @@ class CompilerPool:
             if self.closed:
                 return
             self.closed = True
-            workers, runner = list(self.workers), self._runner
-        _fail_queued(self.jobs)
-        for _ in workers:
-            self.jobs.put(None)
+            workers, runner, made_dir = list(self.workers), self._runner, self._made_dir
+            pending = list(self._pending)
+            self._pending.clear()
+            self._idle.clear()
+        _pools.discard(self)
+        for job in pending:
+            if job.future.set_running_or_notify_cancel():
+                job.future.set_exception(RuntimeError("the compiler pool closed before a "
+                                                      "worker took the request"))
+        for worker in workers:
+            worker.inbox.put(None)
         for worker in workers:
             worker.thread.join(max(0.0, deadline - time.monotonic()) / 2)
         for worker in workers:
@@ -255,24 +294,14 @@ class CompilerPool:
                 process.kill()  # a request still running: its monitor fails it
         if runner is not None:
             runner.shutdown(wait=False)  # its threads end once their requests fail
-        shutil.rmtree(self._dir, ignore_errors=True)
+        if made_dir is not None:
+            shutil.rmtree(made_dir, ignore_errors=True)
 
     def __enter__(self) -> CompilerPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _fail_queued(jobs: queue.Queue[RequestHandle | None]) -> None:
-    while True:
-        try:
-            job = jobs.get_nowait()
-        except queue.Empty:
-            return
-        if job is not None and job.future.set_running_or_notify_cancel():
-            job.future.set_exception(RuntimeError("the compiler pool closed before a worker "
-                                                  "took the request"))
 
 
 def _configured_workers(default: int) -> int:

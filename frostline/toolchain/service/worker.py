@@ -228,6 +228,11 @@ _PROTOCOL_FD = 1
 
 def main() -> None:
     global _PROTOCOL_FD
+    limit = os.environ.get("FROSTLINE_WORKER_MEMORY")
+    if limit:  # the pool's memory_limit, set here: a preexec_fn would run Python code
+        import resource  # between fork and exec in a threaded parent
+
+        resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent's Ctrl-C is the parent's
     _PROTOCOL_FD = os.dup(1)
     os.dup2(2, 1)  # stray output goes to stderr, not into the protocol
