@@ -16,12 +16,13 @@ from .harness import log
 from .kernels import KERNELS, select
 from .modes import batch_suite, tiered_suite
 from .parallel import parallel_suite
+from .pool import pool_suite
 from .report import has_errors, machine_info, render
 from .startup import startup_suite
 from .suites import Config, Results, c_builder, compile_suite, overhead_suite, runtime_suite
 
 SECTIONS = ("runtime", "compile", "overhead", "startup", "batch", "tiered", "bound", "arrays",
-            "parallel")
+            "parallel", "pool")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         results.arrays = array_suite(backends, cfg.repeat, cfg.min_sample)
     if "parallel" in sections:
         results.parallel = parallel_suite(backends, cfg)
+    if "pool" in sections:
+        results.pool = pool_suite(backends, cfg)
 
     command = "python -m benchmarks" + "".join(
         " " + shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)

@@ -28,6 +28,7 @@ from .modes import (
     TieredResult,
 )
 from .parallel_report import parallel_errors, parallel_section, parallel_targets
+from .pool_report import pool_errors, pool_section, pool_targets
 from .startup import (
     BARE,
     PAIRS,
@@ -451,6 +452,7 @@ def render(
         + bound_targets(results.bound)
         + array_targets(results.arrays)
         + parallel_targets(results.parallel)
+        + pool_targets(results.pool)
     )
     if targets:
         lines += ["## Targets", ""]
@@ -477,6 +479,8 @@ def render(
         lines += array_section(results.arrays) + [""]
     if results.parallel is not None:
         lines += parallel_section(results.parallel) + [""]
+    if results.pool is not None:
+        lines += pool_section(results.pool) + [""]
 
     lines += ["## Notes", ""]
     notes = list(results.notes)
@@ -562,6 +566,7 @@ def _errors(results: Results) -> list[tuple[str, str]]:
     for r in results.bound:
         found += [(f"bound / {r.case.key} / {impl}", o.error) for impl, o in r.cells.items()]
     found += parallel_errors(results.parallel)
+    found += pool_errors(results.pool)
     return [(w, m) for w, m in found if m]
 
 

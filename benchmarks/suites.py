@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .bound import BoundRow
     from .modes import BatchRow, TieredResult
     from .parallel import ParallelResults
+    from .pool import PoolResults
     from .startup import StartupRow
 
 IMPLS = ("frostline", "numba", "numpy", "c")
@@ -127,6 +128,7 @@ class Results:
     bound: list[BoundRow] = field(default_factory=list)
     arrays: ArrayResults | None = None
     parallel: ParallelResults | None = None
+    pool: PoolResults | None = None
     notes: list[str] = field(default_factory=list)
 
 
