@@ -72,10 +72,23 @@ def _load_compiler() -> None:
 
         llvm.host_target()
         default_toolchain()
+        _give_back_memory()
     except BaseException:  # reported by every compile and waiting ping
         _compiler_failed.append(traceback.format_exc())
     finally:
         _compiler_loaded.set()
+
+
+def _give_back_memory() -> None:
+    """Return the heap the imports freed to the system (a worker's resident size is what
+    a pool of them costs)."""
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _wait_for_compiler() -> None:
