@@ -13,7 +13,7 @@ import pytest
 
 import frostline as fl
 from frostline.toolchain.runner import CompileHandle
-from frostline.toolchain.service.pool import CompilerPool, WorkerCrashed
+from frostline.toolchain.service.pool import CompilerPool, WorkerCrashed, WorkerTimeout
 
 
 def scale(a, x):
@@ -171,3 +171,26 @@ def test_pools_leave_no_temporary_directories(tmp_path, monkeypatch):
     for pool in pools:
         pool.close()
     assert not list(tmp_path.glob("frostline-pool-*"))
+
+
+def test_after_the_pool_closes_isolated_compiles_run_in_process():
+    pool = CompilerPool(1)
+    wait_ready(pool)
+    pool.close()
+    assert not pool.ready()
+    f = fl.jit(isolated=pool, cache=False)(crashme)
+    assert f(1.0) == 2.0
+    with pytest.raises(RuntimeError, match="closed"):
+        pool.submit("ping")
+
+
+def test_a_timeout_is_kept_the_next_call_raises_it_again():
+    with CompilerPool(1, timeout=1.0,
+                      environment={"FROSTLINE_WORKER_FAULT": "hang@crashme"}) as pool:
+        wait_ready(pool)
+        f = fl.jit(isolated=pool, cache=False)(crashme)
+        with pytest.raises(WorkerTimeout) as first:
+            f.compile("float64")
+        with pytest.raises(WorkerTimeout) as second:
+            f.compile("float64")
+        assert second.value is first.value and pool.counts["respawned"] == 1

@@ -61,6 +61,9 @@ class WorkerCrashed(CompileError):
 class WorkerTimeout(WorkerCrashed):
     """A request ran past its timeout; its worker was killed."""
 
+    #: Kept as the outcome of its signature: compiling again would wait as long again.
+    transient = False
+
 
 class WorkerError(CompileError):
     """A worker's error response other than a compile error (an unknown method, bad

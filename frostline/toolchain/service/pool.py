@@ -193,7 +193,11 @@ class CompilerPool:
 
     def ready(self) -> bool:
         """Whether a worker is up with its compiler loaded; the first call starts one
-        (so compiles run in process until the pool is up, never waiting for it)."""
+        (so compiles run in process until the pool is up, never waiting for it).  A
+        closed pool is never ready: isolated compiles after it closed (at interpreter
+        exit) run in process."""
+        if self.closed:
+            return False
         if any(w.answered for w in self.workers):
             return True
         with self._probe_lock:
