@@ -93,7 +93,8 @@ def test_a_crash_fails_that_job_only_and_the_pool_respawns(pool):
 
 
 @pytest.mark.parametrize("fault, match", [("segv", "SIGSEGV"), ("exit", "status 3"),
-                                          ("junk", "broke the protocol")])
+                                          ("junk", "broke the protocol"),
+                                          ("badid", "a response to request -1")])
 def test_every_kind_of_worker_death(fault, match):
     with CompilerPool(1, environment={"FROSTLINE_WORKER_FAULT": f"{fault}@crashme"}) as p:
         with pytest.raises(WorkerCrashed, match=match):

@@ -21,7 +21,8 @@ Methods:
 * ``ping``, ``shutdown``.
 
 ``FROSTLINE_WORKER_FAULT=KIND@NAME`` (tests only) makes a compile of the function NAME
-fail: ``abort``, ``segv``, ``exit``, ``hang``, ``junk`` (garbage on stdout) or ``oom``
+fail: ``abort``, ``segv``, ``exit``, ``hang``, ``junk`` (garbage on stdout), ``badid`` (a
+response to another request) or ``oom``
 (allocates until it fails: under a ``memory_limit`` only).  A worker out of memory
 answers so (``data.restart``), and the pool replaces it.
 """
@@ -112,6 +113,9 @@ def _fault(name: str) -> None:
             time.sleep(60)
     if kind == "junk":
         os.write(_PROTOCOL_FD, b"this is not a message\r\n\r\n")
+    if kind == "badid":  # a well-formed response to a request nobody sent
+        body = b'{"jsonrpc": "2.0", "id": -1, "result": null}'
+        os.write(_PROTOCOL_FD, b"Content-Length: %d\r\n\r\n" % len(body) + body)
     if kind == "oom":  # (under a memory_limit only: it takes all there is)
         hoard = []
         while True:
