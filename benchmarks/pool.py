@@ -106,6 +106,9 @@ class PoolResults:
     transfers: list[TransferRow] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    bytecode: bool = False
+    """Whether frostline's modules have compiled bytecode (as ``pip install`` leaves
+    them): without it a worker compiles their source at every start."""
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -280,9 +283,17 @@ def _idle(fl: Backend, results: PoolResults) -> None:
 # --- the suite ------------------------------------------------------------------------
 
 
+def _has_bytecode() -> bool:
+    import importlib.util
+
+    import frostline.toolchain.pipeline as module
+
+    return os.path.exists(importlib.util.cache_from_source(module.__file__))
+
+
 def pool_suite(backends: dict[str, Backend], cfg: Config) -> PoolResults:
     """Start-up, warm compiles, builds, the idle pool and the transfer methods."""
-    results = PoolResults()
+    results = PoolResults(bytecode=_has_bytecode())
     fl = backends["frostline"]
     if not fl.available:
         results.errors.append(("pool", f"frostline did not import: {fl.error}"))

@@ -225,7 +225,12 @@ def pool_section(results: PoolResults) -> list[str]:
              "compiles are `pool.object_code(closure)` (no cache), the build runs with "
              "`cache=None`, every dispatcher is a fresh `fl.jit(cache=False)` clone under "
              "a new name (a new fingerprint), and the workers inherit `FROSTLINE_CACHE=0`. "
-             "MiB are VmRSS from `/proc/PID/status` / 1024.", "",
+             "MiB are VmRSS from `/proc/PID/status` / 1024. frostline's modules "
+             + ("have compiled bytecode (as `pip install` leaves them)." if results.bytecode
+                else "have no compiled bytecode (`PYTHONDONTWRITEBYTECODE`?): every worker "
+                "compiles their source as it starts, which costs time and memory; "
+                "`python -m compileall frostline` first for an installed package's "
+                "figures."), "",
              f"**Worker start**: a fresh `CompilerPool(workers=1)` per sample "
              f"({len(results.start)} samples); times from the first `pool.submit(\"ping\")` "
              "(the worker starts on it).", ""]

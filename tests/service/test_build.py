@@ -148,6 +148,13 @@ def test_build_of_nothing_exits_2(project, target, message):
     assert built.returncode == 2 and message in built.stderr
 
 
+def test_build_to_a_bundle_nowhere_exits_2_before_compiling(project):
+    built = run(["frostline", "build", "kernels", "--bundle", "/nonexistent/dir/out.flb"],
+                project, project / "cache")
+    assert built.returncode == 2 and "cannot write the bundle" in built.stderr
+    assert not (project / "cache").exists() or not any((project / "cache").rglob("*.obj"))
+
+
 def test_build_of_a_module_without_signatures_exits_2(project):
     (project / "plain.py").write_text("import frostline as fl\n@fl.jit\ndef f(x):\n"
                                       "    return x\n")

@@ -177,6 +177,12 @@ def command(targets: list[str], jobs: int | None, bundle: str | None,
         print("frostline build: no jit function with signatures=[...] in "
               + ", ".join(targets), file=sys.stderr)
         return 2
+    if bundle is not None:
+        folder = os.path.dirname(os.path.abspath(bundle))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            print(f"frostline build: cannot write the bundle {bundle}: {folder} is not a "
+                  "writable folder", file=sys.stderr)
+            return 2
     workers = max(1, min(jobs or available_cpus(), len(pairs)))
     cache = DiskCache(cache_dir, configured_max_size()) if cache_dir else default_disk_cache()
     from tqdm import tqdm
