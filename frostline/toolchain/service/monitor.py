@@ -170,24 +170,38 @@ class Worker:
         return self.stderr.read().decode("utf-8", "replace")
 
     def _monitor(self) -> None:
+        self.pool.offer(self)
         while True:
             job = self.pool.next_job(self)
             if job is IDLE:
                 if self.process is not None:
                     self.pool.count("idle_exits")
                     self.stop()  # idle: the memory goes back; the next request restarts it
+                self.pool.offer(self)
                 continue
             if job is None:  # the pool closes
                 self.stop()
                 self.close()
                 return
             if not job.future.set_running_or_notify_cancel():
+                self.pool.offer(self)
                 continue
+            self._offered = False
             try:
                 self.run(job)
             except BaseException as exc:  # never lose a request
+                self._offer()
                 if not job.future.done():
                     job.future.set_exception(exc)
+
+    _offered = False
+
+    def _offer(self) -> None:
+        """Be ready for the next request before this one's caller hears of its end, so
+        that a caller's next request finds this warm worker idle."""
+        if not self._offered:
+            self._offered = True
+            self.pool.offer(self)
 
     def _exchange(self, job: RequestHandle) -> dict[str, Any] | None:
         """Send the request, answer its needinclude rounds; the final response."""
@@ -245,6 +259,7 @@ class Worker:
             self.stop()  # out of memory: the next request starts a fresh worker
             reply = {"error": {"code": reply["error"].get("code"), "message": reply[
                 "error"].get("message"), "data": {"crashed": True}}}
+        self._offer()
         self.pool.finish(job, reply)
 
     def fail(self, job: RequestHandle, timed_out: bool, broken: Exception | None) -> None:
@@ -270,12 +285,15 @@ class Worker:
         else:
             error = WorkerCrashed(f"the compiler worker {exit_text(status)} during the "
                                   f"request", status, tail)
-        job.future.set_exception(error)
         _close_pipes(process)
         self.process = None
         self.answered = False
-        if not self.pool.closed:
-            self.spawn()  # the pool stays full
+        try:
+            if not self.pool.closed:
+                self.spawn()  # the pool stays full
+        finally:
+            self._offer()
+            job.future.set_exception(error)
 
     def stop(self) -> None:
         process = self.process

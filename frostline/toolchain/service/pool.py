@@ -152,19 +152,22 @@ class CompilerPool:
                     self.workers.append(Worker(self, len(self.workers)))
         return handle
 
-    def next_job(self, worker: Worker) -> Any:
-        """A monitor's next request: the oldest pending one, else one given to it while it
-        waits; ``monitor.IDLE`` after ``idle_timeout`` without one; None when the pool
-        closes."""
+    def offer(self, worker: Worker) -> None:
+        """A monitor can take a request: the oldest pending one goes to its inbox, else it
+        joins the idle workers (on top, or at the bottom without a process)."""
         with self._lock:
             if self.closed:
-                return None
-            if self._pending:
-                return self._pending.popleft()
-            if worker.process is None:
+                worker.inbox.put(None)
+            elif self._pending:
+                worker.inbox.put(self._pending.popleft())
+            elif worker.process is None:
                 self._idle.insert(0, worker)
             else:
                 self._idle.append(worker)
+
+    def next_job(self, worker: Worker) -> Any:
+        """A monitor's next request, from its inbox after its ``offer``: ``monitor.IDLE``
+        after ``idle_timeout`` without one; None when the pool closes."""
         try:
             return worker.inbox.get(timeout=self.idle_timeout if worker.process else None)
         except queue.Empty:
