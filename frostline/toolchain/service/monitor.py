@@ -257,8 +257,6 @@ class Worker:
         if (reply.get("error") or {}).get("data", {}).get("restart"):
             self.pool.count("respawned")
             self.stop()  # out of memory: the next request starts a fresh worker
-            reply = {"error": {"code": reply["error"].get("code"), "message": reply[
-                "error"].get("message"), "data": {"crashed": True}}}
         self._offer()
         self.pool.finish(job, reply)
 

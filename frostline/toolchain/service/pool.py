@@ -94,6 +94,9 @@ class CompilerPool:
         _pools.add(self)
 
     def _reset(self) -> None:
+        """The pool's state, empty: at creation, and in a forked child (the workers,
+        threads and locks were the parent's; the child starts workers of its own on its
+        first request)."""
         self._lock = threading.Lock()
         self._probe_lock = threading.Lock()
         self._probe: RequestHandle | None = None
@@ -106,11 +109,6 @@ class CompilerPool:
         self.workers: list[Worker] = []
         self._runner: BackgroundRunner | None = None
         self._made_dir: str | None = None
-
-    def _forget_parent(self) -> None:
-        """In a forked child: the workers, threads and locks were the parent's; this
-        process starts workers of its own on its first request."""
-        self._reset()
 
     @property
     def _dir(self) -> str:
@@ -344,7 +342,7 @@ def _remote_error(body: dict[str, Any]) -> BaseException:
         except Exception:  # an exception that does not unpickle: its message stands
             pass
     text = body.get("message", "")
-    if data.get("crashed"):
+    if data.get("restart"):  # the worker's memory ran out; its monitor replaced it
         return WorkerCrashed(f"{text}; it was restarted")
     if "traceback" in data:
         text += "\n" + data["traceback"]
@@ -361,7 +359,7 @@ def _after_fork_in_child() -> None:
     global _default_lock
     _default_lock = threading.Lock()
     for pool in list(_pools):
-        pool._forget_parent()
+        pool._reset()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
